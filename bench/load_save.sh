@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Load and save of a ~100 MB, 5-layer image: berth against docker, in one
+# run, reported as ratios (docker time / berth time; above 1 means berth is
+# faster). Needs root, hyperfine, busybox-static and a running dockerd
+# reachable through DOCKER_HOST (or the default socket).
+#
+#   sudo DOCKER_HOST=unix:///run/docker.sock bench/load_save.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+docker=/usr/bin/docker
+cargo build --release --quiet -p berth-cli
+berth=$PWD/target/release/berth
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+trap 'rm -rf "$work"; $docker rmi -f berth-bench:1 berth-bench-base:1 >/dev/null 2>&1 || true' EXIT
+
+# The image: busybox plus four layers of 25 MB each (250 files of 100 kB of
+# random data), built by docker itself so its archive is docker's own.
+scripts/make-busybox-rootfs.sh "$work/rootfs.tar"
+$docker import "$work/rootfs.tar" berth-bench-base:1 >/dev/null
+mkdir -p "$work/ctx"
+for d in 1 2 3 4; do
+    mkdir -p "$work/ctx/d$d"
+    for f in $(seq 1 250); do head -c 100000 /dev/urandom > "$work/ctx/d$d/f$f"; done
+done
+printf 'FROM berth-bench-base:1\nCOPY d1 /d1\nCOPY d2 /d2\nCOPY d3 /d3\nCOPY d4 /d4\n' > "$work/ctx/Dockerfile"
+DOCKER_BUILDKIT=0 $docker build -q -t berth-bench:1 "$work/ctx" >/dev/null
+$docker save -o "$work/image.tar" berth-bench:1
+echo "image archive: $(du -h "$work/image.tar" | cut -f1)"
+
+root=$work/root
+hyperfine --runs "$runs" --warmup 1 --export-json "$work/load.json" \
+    --prepare "rm -rf $root" -n "berth load" "$berth --root $root load -q -i $work/image.tar" \
+    --prepare "$docker rmi -f berth-bench:1 >/dev/null 2>&1 || true" -n "docker load" "$docker load -q -i $work/image.tar"
+$berth --root "$root" load -q -i "$work/image.tar"
+hyperfine --runs "$runs" --warmup 1 --export-json "$work/save.json" \
+    -n "berth save" "$berth --root $root save -o $work/out-berth.tar berth-bench:1" \
+    -n "docker save" "$docker save -o $work/out-docker.tar berth-bench:1"
+
+python3 - "$work/load.json" "$work/save.json" <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    r = {x["command"]: x for x in json.load(open(path))["results"]}
+    b = next(v for k, v in r.items() if k.startswith("berth"))
+    d = next(v for k, v in r.items() if k.startswith("docker"))
+    op = b["command"].split()[1]
+    print(f"{op}: berth {b['median']*1000:.0f} ms, docker {d['median']*1000:.0f} ms (medians), docker/berth = {d['median']/b['median']:.2f}x")
+PY

@@ -1,0 +1,35 @@
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::format::print_inspect;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Format output using a Go template or "json"
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+/// Prints what could be found, then fails if anything could not: docker's
+/// behaviour, so `inspect a b` still shows `a` when `b` is missing.
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let engine = super::open(root)?;
+    let mut values = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.images {
+        match engine.inspect_image(name) {
+            Ok(v) => values.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !values.is_empty() || errors.is_empty() {
+        print_inspect(a.format.as_deref(), &values)?;
+    }
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(u8::from(!errors.is_empty()))
+}

@@ -1,0 +1,52 @@
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use berth_engine::{ImageFilter, RmiEvent};
+
+use crate::format::human_size;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+    /// Provide filter values (until=, label=)
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let filter = ImageFilter::parse(&a.filter)?;
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        print!("{warning}\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(0);
+        }
+    }
+    let mut engine = super::open(root)?;
+    let removed = engine.prune_images(a.all, &filter)?;
+    if !removed.events.is_empty() {
+        println!("Deleted Images:");
+        for e in &removed.events {
+            match e {
+                RmiEvent::Untagged(t) => println!("untagged: {t}"),
+                RmiEvent::Deleted(d) => println!("deleted: {d}"),
+            }
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(removed.reclaimed));
+    Ok(0)
+}

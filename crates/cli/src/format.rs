@@ -1,0 +1,201 @@
+//! Output formatting as the docker CLI does it: human sizes and durations,
+//! `--format` templates, `table` layouts aligned like Go's tabwriter, and
+//! `--format json`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use berth_template::{align_tabs, table_body, unescape_format, Template};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant
+/// digits ("4.26MB", "999B", "1.5kB").
+pub fn human_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", format_g3(v), UNITS[i])
+}
+
+/// Go's `%.3g` for 0 <= v < 1000: three significant digits, trailing zeros
+/// dropped.
+fn format_g3(v: f64) -> String {
+    let decimals = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
+    let s = format!("{v:.decimals$}");
+    // Rounding may carry into a new digit (9.995 -> "10.00"): re-round.
+    let s = match s.split('.').next() {
+        Some(int) if int.len() + decimals > 3 && decimals > 0 => {
+            format!("{v:.prec$}", prec = decimals - 1)
+        }
+        _ => s,
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs == 1 {
+        "1 second".into()
+    } else if secs < 60 {
+        format!("{secs} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", secs / 3600 / 24 / 365)
+    }
+}
+
+/// "2 weeks ago", or "N/A" when the time is unknown.
+pub fn since(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => format!("{} ago", human_duration((Utc::now() - t).num_seconds())),
+        None => "N/A".into(),
+    }
+}
+
+/// Go's `time.Time.String()` form docker prints for CreatedAt.
+pub fn go_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// Go's encoding/json escapes <, > and & inside strings; docker's JSON
+/// output carries that, and scripts compare it.
+pub fn go_json(v: &Value) -> String {
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Prints rows with a `--format` value, or the command's default table.
+/// `headers` maps each field to its column title.
+pub fn print_rows(
+    format: Option<&str>,
+    default_table: &str,
+    headers: &Value,
+    rows: &[Value],
+) -> Result<()> {
+    let format = format
+        .map(unescape_format)
+        .unwrap_or_else(|| default_table.to_string());
+    let mut out = String::new();
+    if format == "json" {
+        for r in rows {
+            out.push_str(&go_json(r));
+            out.push('\n');
+        }
+    } else if let Some(body) = table_body(&format) {
+        let t = Template::parse(body).with_context(|| format!("template parsing error: {body}"))?;
+        let mut text = t.render(headers)?;
+        text.push('\n');
+        for r in rows {
+            text.push_str(&t.render(r)?);
+            text.push('\n');
+        }
+        out = align_tabs(&text);
+    } else {
+        let t = Template::parse(&format)
+            .with_context(|| format!("template parsing error: {format}"))?;
+        for r in rows {
+            out.push_str(&t.render(r)?);
+            out.push('\n');
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(())
+}
+
+/// Renders each value with a plain template (`inspect --format`), or
+/// prints them as an indented JSON array as docker does.
+pub fn print_inspect(format: Option<&str>, values: &[Value]) -> Result<()> {
+    let mut out = String::new();
+    match format.map(unescape_format) {
+        None => {
+            let s = serde_json::to_string_pretty(&Value::Array(values.to_vec()))?;
+            out.push_str(
+                &s.replace('<', "\\u003c")
+                    .replace('>', "\\u003e")
+                    .replace('&', "\\u0026"),
+            );
+            out.push('\n');
+        }
+        Some(f) if f == "json" => {
+            out.push_str(&go_json(&Value::Array(values.to_vec())));
+            out.push('\n');
+        }
+        Some(f) => {
+            let t = Template::parse(&f).with_context(|| format!("template parsing error: {f}"))?;
+            for v in values {
+                out.push_str(&t.render(v)?);
+                out.push('\n');
+            }
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_go_units() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(1500), "1.5kB");
+        assert_eq!(human_size(4_261_550), "4.26MB");
+        assert_eq!(human_size(12_345_678), "12.3MB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(9_999_000), "10MB");
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(5 * 3600), "5 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+        assert_eq!(human_duration(90 * 86400), "3 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
+    }
+}

@@ -1,0 +1,123 @@
+//! The `berth` command: docker's image commands, daemonless.
+
+mod cmd;
+mod format;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A daemonless, Docker-compatible container engine"
+)]
+struct Cli {
+    /// Where berth keeps its state.
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    root: PathBuf,
+    /// Log level (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "BERTH_LOG", default_value = "warn")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load images from a tar archive or an OCI layout (default: standard input)
+    Load(cmd::load::Args),
+    /// Save images to a tar archive (default: standard output)
+    Save(cmd::save::Args),
+    /// Import a filesystem tarball as a one-layer image
+    Import(cmd::import::Args),
+    /// List images
+    Images(cmd::images::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(cmd::tag::Args),
+    /// Remove one or more images
+    Rmi(cmd::rmi::Args),
+    /// Show the history of an image
+    History(cmd::history::Args),
+    /// Return low-level information on images
+    Inspect(cmd::inspect::Args),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list", name = "ls")]
+    Ls(cmd::images::Args),
+    /// Remove one or more images
+    #[command(visible_alias = "remove", name = "rm")]
+    Rm(cmd::rmi::Args),
+    Tag(cmd::tag::Args),
+    Inspect(cmd::inspect::Args),
+    History(cmd::history::Args),
+    Load(cmd::load::Args),
+    Save(cmd::save::Args),
+    Import(cmd::import::Args),
+    /// Remove unused images
+    Prune(cmd::prune::Args),
+}
+
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Show disk usage
+    Df(cmd::df::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let root = cli.root;
+    let result = match cli.command {
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => cmd::load::run(&root, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => cmd::save::run(&root, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => cmd::import::run(&root, a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => cmd::images::run(&root, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => cmd::tag::run(&root, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => cmd::rmi::run(&root, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            cmd::history::run(&root, a)
+        }
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
+            cmd::inspect::run(&root, a)
+        }
+        Command::Image(ImageCommand::Prune(a)) => cmd::prune::run(&root, a),
+        Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+use berth_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Docker's own wording, which scripts match on.
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+    #[error("{0}")]
+    Reference(#[from] berth_reference::ReferenceError),
+    #[error("invalid archive: {0}")]
+    InvalidArchive(String),
+    #[error("invalid image config {what}: {detail}")]
+    InvalidConfig { what: String, detail: String },
+    #[error("{what}: {error}")]
+    Io { what: String, error: std::io::Error },
+    #[error("conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories")]
+    ReferencedInMultipleRepositories { id: String },
+    #[error("{0}")]
+    InvalidChange(String),
+    #[error("refusing to create a tag with a digest reference")]
+    TagWithDigest,
+    #[error("ambiguous image id prefix {0}: matches more than one image")]
+    AmbiguousId(String),
+    #[error("invalid filter {0:?}")]
+    InvalidFilter(String),
+}
+
+impl EngineError {
+    pub(crate) fn io(what: impl Into<String>, error: std::io::Error) -> EngineError {
+        EngineError::Io {
+            what: what.into(),
+            error,
+        }
+    }
+
+    pub(crate) fn archive(msg: impl Into<String>) -> EngineError {
+        EngineError::InvalidArchive(msg.into())
+    }
+}

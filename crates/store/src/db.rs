@@ -1,0 +1,463 @@
+//! Metadata in SQLite: images, tags and layers.
+//!
+//! Every berth command is its own process and several may run at once on one
+//! root, so all changes go through SQLite transactions. Writers take the
+//! database's write lock up front (`BEGIN IMMEDIATE`), which also serializes
+//! the filesystem steps done inside them (installing layer directories,
+//! publishing and deleting blobs) across processes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::digest::Digest;
+use crate::StoreError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run. Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE layers (
+    chain_id   TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL,
+    parent     TEXT REFERENCES layers(chain_id),
+    link       TEXT NOT NULL UNIQUE,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE images (
+    id                  TEXT PRIMARY KEY,
+    manifest_digest     TEXT NOT NULL,
+    manifest_media_type TEXT NOT NULL,
+    created             INTEGER,
+    added_at            INTEGER NOT NULL
+);
+CREATE TABLE image_layers (
+    image_id        TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    chain_id        TEXT NOT NULL REFERENCES layers(chain_id),
+    blob_digest     TEXT NOT NULL,
+    blob_media_type TEXT NOT NULL,
+    blob_size       INTEGER NOT NULL,
+    PRIMARY KEY (image_id, position)
+);
+CREATE INDEX image_layers_chain ON image_layers(chain_id);
+CREATE INDEX image_layers_blob ON image_layers(blob_digest);
+CREATE TABLE tags (
+    name      TEXT PRIMARY KEY,
+    image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tagged_at INTEGER NOT NULL
+);
+CREATE INDEX tags_image ON tags(image_id);
+"#];
+
+pub(crate) struct Db {
+    conn: Connection,
+}
+
+/// One layer of an image, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageLayer {
+    pub chain_id: Digest,
+    pub diff_id: Digest,
+    pub blob_digest: Digest,
+    pub blob_media_type: String,
+    pub blob_size: u64,
+    /// Unpacked size of this layer alone.
+    pub size: u64,
+    /// Short name of the layer directory under `layers/l/`.
+    pub link: String,
+}
+
+/// An image as the metadata database knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: Digest,
+    pub manifest_digest: Digest,
+    pub manifest_media_type: String,
+    /// Seconds since the epoch, from the config's `created`.
+    pub created: Option<i64>,
+    /// When this store first got the image.
+    pub added_at: i64,
+    /// Sum of the unpacked sizes of its layers.
+    pub size: u64,
+    /// Full references (`docker.io/library/busybox:latest`), sorted.
+    pub tags: Vec<String>,
+    /// When the newest of its tags was set, if tagged.
+    pub last_tag_time: Option<i64>,
+}
+
+/// A layer as the metadata database knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRecord {
+    pub chain_id: Digest,
+    pub size: u64,
+    /// How many images use this layer.
+    pub images: u64,
+}
+
+fn digest_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Digest> {
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|e: StoreError| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Db {
+    pub(crate) fn open(path: &Path) -> Result<Db, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::db(format!("open {}", path.display()), e))?;
+        // Other berth processes may hold the write lock for a while (a big
+        // load installs its layers inside one transaction).
+        conn.busy_timeout(Duration::from_secs(600))
+            .map_err(|e| StoreError::db("set busy timeout", e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(|e| StoreError::db("configure database", e))?;
+        let mut db = Db { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: usize = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| StoreError::db("read schema version", e))?;
+        if version == MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self.write()?;
+        // Another process may have migrated while this one waited for the lock.
+        let version: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| StoreError::db("read schema version", e))?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)
+                .map_err(|e| StoreError::db(format!("apply schema migration {}", i + 1), e))?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+            .map_err(|e| StoreError::db("record schema version", e))?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit schema migration", e))
+    }
+
+    /// A write transaction holding the database's write lock from the start.
+    pub(crate) fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::db("begin transaction", e))
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+pub(crate) fn layer_exists(c: &Connection, chain: &Digest) -> Result<bool, StoreError> {
+    c.query_row(
+        "SELECT 1 FROM layers WHERE chain_id = ?1",
+        [chain.to_string()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| StoreError::db("look up layer", e))
+}
+
+pub(crate) fn insert_layer(
+    c: &Connection,
+    chain: &Digest,
+    diff: &Digest,
+    parent: Option<&Digest>,
+    link: &str,
+    size: u64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO layers (chain_id, diff_id, parent, link, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![chain.to_string(), diff.to_string(), parent.map(|p| p.to_string()), link, size as i64, now()],
+    )
+    .map_err(|e| StoreError::db(format!("record layer {chain}"), e))?;
+    Ok(())
+}
+
+pub(crate) fn image_exists(c: &Connection, id: &Digest) -> Result<bool, StoreError> {
+    c.query_row(
+        "SELECT 1 FROM images WHERE id = ?1",
+        [id.to_string()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| StoreError::db("look up image", e))
+}
+
+pub(crate) struct NewImageRow<'a> {
+    pub id: &'a Digest,
+    pub manifest_digest: &'a Digest,
+    pub manifest_media_type: &'a str,
+    pub created: Option<i64>,
+    /// (chain id, blob digest, blob media type, blob size), bottom first.
+    pub layers: Vec<(Digest, Digest, String, u64)>,
+}
+
+pub(crate) fn insert_image(c: &Connection, img: &NewImageRow<'_>) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO images (id, manifest_digest, manifest_media_type, created, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![img.id.to_string(), img.manifest_digest.to_string(), img.manifest_media_type, img.created, now()],
+    )
+    .map_err(|e| StoreError::db(format!("record image {}", img.id), e))?;
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO image_layers (image_id, position, chain_id, blob_digest, blob_media_type, blob_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(|e| StoreError::db("record image layers", e))?;
+    for (i, (chain, blob, mt, size)) in img.layers.iter().enumerate() {
+        stmt.execute(params![
+            img.id.to_string(),
+            i as i64,
+            chain.to_string(),
+            blob.to_string(),
+            mt,
+            *size as i64
+        ])
+        .map_err(|e| StoreError::db("record image layers", e))?;
+    }
+    Ok(())
+}
+
+/// Points `name` at `image`; returns the image it pointed at before, if
+/// that was another one.
+pub(crate) fn set_tag(
+    c: &Connection,
+    name: &str,
+    image: &Digest,
+) -> Result<Option<Digest>, StoreError> {
+    let old: Option<Digest> = c
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+            digest_col(r, 0)
+        })
+        .optional()
+        .map_err(|e| StoreError::db("look up tag", e))?;
+    c.execute(
+        "INSERT INTO tags (name, image_id, tagged_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, tagged_at = excluded.tagged_at",
+        params![name, image.to_string(), now()],
+    )
+    .map_err(|e| StoreError::db(format!("tag {name}"), e))?;
+    Ok(old.filter(|o| o != image))
+}
+
+pub(crate) fn remove_tag(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    c.execute("DELETE FROM tags WHERE name = ?1", [name])
+        .map(|n| n > 0)
+        .map_err(|e| StoreError::db(format!("untag {name}"), e))
+}
+
+pub(crate) fn delete_image(c: &Connection, id: &Digest) -> Result<bool, StoreError> {
+    c.execute("DELETE FROM images WHERE id = ?1", [id.to_string()])
+        .map(|n| n > 0)
+        .map_err(|e| StoreError::db(format!("delete image {id}"), e))
+}
+
+/// Deletes layers no image uses, returning their chain ids.
+pub(crate) fn delete_unused_layers(c: &Connection) -> Result<Vec<Digest>, StoreError> {
+    let mut out = Vec::new();
+    // Children before parents: a layer's parent stays referenced by the
+    // `parent` column until the child row is gone.
+    loop {
+        let unused: Vec<Digest> = {
+            let mut stmt = c
+                .prepare(
+                    "SELECT chain_id FROM layers l
+                     WHERE NOT EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id)
+                       AND NOT EXISTS (SELECT 1 FROM layers child WHERE child.parent = l.chain_id)",
+                )
+                .map_err(|e| StoreError::db("find unused layers", e))?;
+            let rows = stmt
+                .query_map([], |r| digest_col(r, 0))
+                .map_err(|e| StoreError::db("find unused layers", e))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(|e| StoreError::db("find unused layers", e))?
+        };
+        if unused.is_empty() {
+            return Ok(out);
+        }
+        for chain in unused {
+            c.execute(
+                "DELETE FROM layers WHERE chain_id = ?1",
+                [chain.to_string()],
+            )
+            .map_err(|e| StoreError::db(format!("delete layer {chain}"), e))?;
+            out.push(chain);
+        }
+    }
+}
+
+/// Every blob digest the metadata refers to.
+pub(crate) fn referenced_blobs(
+    c: &Connection,
+) -> Result<std::collections::HashSet<Digest>, StoreError> {
+    let mut stmt = c
+        .prepare("SELECT id FROM images UNION SELECT manifest_digest FROM images UNION SELECT blob_digest FROM image_layers")
+        .map_err(|e| StoreError::db("list referenced blobs", e))?;
+    let rows = stmt
+        .query_map([], |r| digest_col(r, 0))
+        .map_err(|e| StoreError::db("list referenced blobs", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("list referenced blobs", e))
+}
+
+pub(crate) fn layer_link(c: &Connection, chain: &Digest) -> Result<Option<String>, StoreError> {
+    c.query_row(
+        "SELECT link FROM layers WHERE chain_id = ?1",
+        [chain.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(|e| StoreError::db("look up layer", e))
+}
+
+const IMAGE_SELECT: &str = "
+    SELECT i.id, i.manifest_digest, i.manifest_media_type, i.created, i.added_at,
+           (SELECT COALESCE(SUM(l.size), 0) FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = i.id),
+           (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags t WHERE t.image_id = i.id ORDER BY name)),
+           (SELECT MAX(tagged_at) FROM tags t WHERE t.image_id = i.id)
+    FROM images i";
+
+fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRecord> {
+    let tags: Option<String> = r.get(6)?;
+    Ok(ImageRecord {
+        id: digest_col(r, 0)?,
+        manifest_digest: digest_col(r, 1)?,
+        manifest_media_type: r.get(2)?,
+        created: r.get(3)?,
+        added_at: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        tags: tags
+            .map(|t| t.split('\n').map(str::to_string).collect())
+            .unwrap_or_default(),
+        last_tag_time: r.get(7)?,
+    })
+}
+
+pub(crate) fn list_images(c: &Connection) -> Result<Vec<ImageRecord>, StoreError> {
+    let mut stmt = c
+        .prepare(&format!(
+            "{IMAGE_SELECT} ORDER BY i.created DESC, i.added_at DESC, i.id"
+        ))
+        .map_err(|e| StoreError::db("list images", e))?;
+    let rows = stmt
+        .query_map([], image_row)
+        .map_err(|e| StoreError::db("list images", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("list images", e))
+}
+
+pub(crate) fn get_image(c: &Connection, id: &Digest) -> Result<Option<ImageRecord>, StoreError> {
+    c.query_row(
+        &format!("{IMAGE_SELECT} WHERE i.id = ?1"),
+        [id.to_string()],
+        image_row,
+    )
+    .optional()
+    .map_err(|e| StoreError::db("look up image", e))
+}
+
+pub(crate) fn image_by_tag(c: &Connection, name: &str) -> Result<Option<Digest>, StoreError> {
+    c.query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+        digest_col(r, 0)
+    })
+    .optional()
+    .map_err(|e| StoreError::db("look up tag", e))
+}
+
+/// Image ids starting with `hex_prefix`.
+pub(crate) fn images_by_prefix(
+    c: &Connection,
+    hex_prefix: &str,
+) -> Result<Vec<Digest>, StoreError> {
+    let mut stmt = c
+        .prepare("SELECT id FROM images WHERE substr(id, 1, ?2) = ?1")
+        .map_err(|e| StoreError::db("look up image", e))?;
+    let prefix = format!("sha256:{hex_prefix}");
+    let rows = stmt
+        .query_map(params![prefix, prefix.len() as i64], |r| digest_col(r, 0))
+        .map_err(|e| StoreError::db("look up image", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("look up image", e))
+}
+
+pub(crate) fn image_layers(c: &Connection, id: &Digest) -> Result<Vec<ImageLayer>, StoreError> {
+    let mut stmt = c
+        .prepare(
+            "SELECT il.chain_id, l.diff_id, il.blob_digest, il.blob_media_type, il.blob_size, l.size, l.link
+             FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
+             WHERE il.image_id = ?1 ORDER BY il.position",
+        )
+        .map_err(|e| StoreError::db("list image layers", e))?;
+    let rows = stmt
+        .query_map([id.to_string()], |r| {
+            Ok(ImageLayer {
+                chain_id: digest_col(r, 0)?,
+                diff_id: digest_col(r, 1)?,
+                blob_digest: digest_col(r, 2)?,
+                blob_media_type: r.get(3)?,
+                blob_size: r.get::<_, i64>(4)? as u64,
+                size: r.get::<_, i64>(5)? as u64,
+                link: r.get(6)?,
+            })
+        })
+        .map_err(|e| StoreError::db("list image layers", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("list image layers", e))
+}
+
+/// The diff id and media type recorded for a layer blob, if any image uses it.
+pub(crate) fn layer_by_blob(
+    c: &Connection,
+    blob: &Digest,
+) -> Result<Option<(Digest, String)>, StoreError> {
+    c.query_row(
+        "SELECT l.diff_id, il.blob_media_type FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
+         WHERE il.blob_digest = ?1 LIMIT 1",
+        [blob.to_string()],
+        |r| Ok((digest_col(r, 0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(|e| StoreError::db("look up layer blob", e))
+}
+
+pub(crate) fn list_layers(c: &Connection) -> Result<Vec<LayerRecord>, StoreError> {
+    let mut stmt = c
+        .prepare(
+            "SELECT l.chain_id, l.size, (SELECT COUNT(DISTINCT image_id) FROM image_layers il WHERE il.chain_id = l.chain_id)
+             FROM layers l ORDER BY l.chain_id",
+        )
+        .map_err(|e| StoreError::db("list layers", e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(LayerRecord {
+                chain_id: digest_col(r, 0)?,
+                size: r.get::<_, i64>(1)? as u64,
+                images: r.get::<_, i64>(2)? as u64,
+            })
+        })
+        .map_err(|e| StoreError::db("list layers", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("list layers", e))
+}

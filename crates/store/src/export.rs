@@ -1,0 +1,138 @@
+//! The reverse of extraction: a layer directory in overlayfs form becomes an
+//! OCI layer tar (overlay whiteouts turned back into `.wh.` entries).
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use crate::extract::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
+use crate::StoreError;
+
+/// Writes the directory tree `dir` as a layer tar to `out`, in sorted name
+/// order so the same tree always gives the same bytes.
+pub fn write_layer_tar<W: Write>(dir: &Path, out: W) -> Result<W, StoreError> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    let mut links: HashMap<(u64, u64), String> = HashMap::new();
+    walk(&mut b, dir, "", &mut links)?;
+    b.into_inner()
+        .map_err(|e| StoreError::io("finish layer tar", e))
+}
+
+fn walk<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    prefix: &str,
+    links: &mut HashMap<(u64, u64), String>,
+) -> Result<(), StoreError> {
+    let read = fs::read_dir(dir)
+        .map_err(|e| StoreError::io(format!("read directory {}", dir.display()), e))?;
+    let mut names: Vec<_> = read
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::io(format!("read directory {}", dir.display()), e))?;
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let name = name.to_string_lossy();
+        let rel = format!("{prefix}{name}");
+        let md = fs::symlink_metadata(&path)
+            .map_err(|e| StoreError::io(format!("stat {}", path.display()), e))?;
+        let ft = md.file_type();
+        if ft.is_char_device() && md.rdev() == 0 {
+            let wh = format!("{prefix}{WHITEOUT_PREFIX}{name}");
+            append_empty(b, &wh, &md)?;
+            continue;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&md, tar::HeaderMode::Complete);
+        append_xattrs(b, &path)?;
+        if ft.is_dir() {
+            let dir_name = format!("{rel}/");
+            h.set_size(0);
+            b.append_data(&mut h, &dir_name, io::empty())
+                .map_err(|e| StoreError::io(format!("write {dir_name} to layer tar"), e))?;
+            if is_opaque(&path) {
+                append_empty(b, &format!("{rel}/{OPAQUE_WHITEOUT}"), &md)?;
+            }
+            walk(b, &path, &dir_name, links)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&path)
+                .map_err(|e| StoreError::io(format!("read link {}", path.display()), e))?;
+            h.set_size(0);
+            b.append_link(&mut h, &rel, &target)
+                .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+        } else if ft.is_file() {
+            if md.nlink() > 1 {
+                if let Some(first) = links.get(&(md.dev(), md.ino())) {
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    b.append_link(&mut h, &rel, first)
+                        .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+                    continue;
+                }
+                links.insert((md.dev(), md.ino()), rel.clone());
+            }
+            let f = File::open(&path)
+                .map_err(|e| StoreError::io(format!("open {}", path.display()), e))?;
+            b.append_data(&mut h, &rel, f)
+                .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+        } else {
+            // Device nodes and fifos: the header carries everything.
+            h.set_size(0);
+            b.append_data(&mut h, &rel, io::empty())
+                .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn append_empty<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    md: &fs::Metadata,
+) -> Result<(), StoreError> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_mtime(md.mtime().max(0) as u64);
+    b.append_data(&mut h, name, io::empty())
+        .map_err(|e| StoreError::io(format!("write {name} to layer tar"), e))
+}
+
+fn is_opaque(path: &Path) -> bool {
+    let mut buf = [0u8; 4];
+    matches!(rustix::fs::lgetxattr(path, OVERLAY_OPAQUE_XATTR, &mut buf), Ok(1) if buf[0] == b'y')
+}
+
+/// Carries a file's xattrs (capabilities, ACLs, user attributes) as PAX
+/// `SCHILY.xattr.` records, leaving out overlay's own.
+fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, path: &Path) -> Result<(), StoreError> {
+    let mut names = vec![0u8; 4096];
+    let n = match rustix::fs::llistxattr(path, &mut names) {
+        Ok(n) => n,
+        Err(_) => return Ok(()),
+    };
+    let mut records = Vec::new();
+    for name in names[..n].split(|&c| c == 0).filter(|s| !s.is_empty()) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if name.starts_with("trusted.overlay.") {
+            continue;
+        }
+        let mut value = vec![0u8; 65536];
+        if let Ok(len) = rustix::fs::lgetxattr(path, name, &mut value) {
+            value.truncate(len);
+            records.push((format!("SCHILY.xattr.{name}"), value));
+        }
+    }
+    if !records.is_empty() {
+        b.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+            .map_err(|e| StoreError::io(format!("write xattrs of {}", path.display()), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,490 @@
+//! berth's image store: a content store of blobs by digest, a layer store of
+//! extracted layer directories stacked with overlayfs, and the metadata that
+//! ties them into images and tags (SQLite).
+//!
+//! Layout under the root (see docs/architecture.md):
+//! `blobs/sha256/<hex>`, `layers/<chain hex>/diff`, `layers/l/<link>` (short
+//! symlinks to the diff dirs, for overlay's option-length limit), `tmp/`
+//! (staging; abandoned entries are swept) and `berth.db`.
+
+#![forbid(unsafe_code)]
+
+mod compression;
+mod content;
+mod db;
+mod digest;
+mod export;
+mod extract;
+mod temp;
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+pub use compression::{decompress, Compression};
+pub use content::{BlobWriter, ContentStore, StagedBlob};
+pub use db::{ImageLayer, ImageRecord, LayerRecord};
+pub use digest::{chain_id, Digest, HashingReader};
+pub use export::write_layer_tar;
+pub use extract::{extract_layer, ExtractStats};
+
+use digest::TeeReader;
+use temp::TempPath;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // Fields are not named `source`: the message already carries the cause,
+    // and a source would print it twice in an error chain.
+    #[error("{what}: {error}")]
+    Io { what: String, error: io::Error },
+    #[error("{what}: {error}")]
+    Db {
+        what: String,
+        error: rusqlite::Error,
+    },
+    #[error("invalid digest {0:?}: expected sha256:<64 lowercase hex digits>")]
+    InvalidDigest(String),
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("blob {0} is not in the content store")]
+    BlobNotFound(Digest),
+    #[error("refusing tar entry {entry:?}: {reason}")]
+    UnsafeEntry { entry: String, reason: String },
+    #[error("layer {diff_id} is neither in the store nor in the input")]
+    MissingLayer { diff_id: Digest },
+    #[error("image {0} not found in the store")]
+    ImageNotFound(Digest),
+    #[error("store schema version {found} is newer than this berth supports ({supported}); upgrade berth")]
+    SchemaTooNew { found: usize, supported: usize },
+}
+
+impl StoreError {
+    pub(crate) fn io(what: impl Into<String>, error: io::Error) -> StoreError {
+        StoreError::Io {
+            what: what.into(),
+            error,
+        }
+    }
+
+    pub(crate) fn db(what: impl Into<String>, error: rusqlite::Error) -> StoreError {
+        StoreError::Db {
+            what: what.into(),
+            error,
+        }
+    }
+}
+
+/// A layer unpacked into a staging directory, with its blob staged beside it.
+#[derive(Debug)]
+pub struct StagedLayer {
+    dir: TempPath,
+    blob: StagedBlob,
+    diff_id: Digest,
+    compression: Compression,
+    size: u64,
+}
+
+impl StagedLayer {
+    pub fn diff_id(&self) -> &Digest {
+        &self.diff_id
+    }
+
+    pub fn blob_digest(&self) -> &Digest {
+        self.blob.digest()
+    }
+
+    pub fn blob_size(&self) -> u64 {
+        self.blob.size()
+    }
+
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Unpacked size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// One layer of an image being committed: either freshly staged, or one
+/// whose layer and blob the store already holds.
+#[derive(Debug)]
+pub struct LayerInput {
+    pub diff_id: Digest,
+    pub blob_digest: Digest,
+    pub blob_media_type: String,
+    pub blob_size: u64,
+    pub staged: Option<StagedLayer>,
+}
+
+/// Everything needed to add an image to the store in one transaction.
+#[derive(Debug)]
+pub struct ImageCommit {
+    pub config: StagedBlob,
+    pub manifest: StagedBlob,
+    pub manifest_media_type: String,
+    /// Seconds since the epoch, from the config.
+    pub created: Option<i64>,
+    /// Bottom layer first, matching the config's `rootfs.diff_ids`.
+    pub layers: Vec<LayerInput>,
+    /// Full references to point at the image.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub id: Digest,
+    /// False when the store already had this image.
+    pub created: bool,
+    /// Tags that moved here from another image: (tag, previous image).
+    pub moved_tags: Vec<(String, Digest)>,
+}
+
+/// What a removal or prune freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub layers: Vec<Digest>,
+    pub blobs: Vec<Digest>,
+    /// Bytes of unpacked layers and blobs freed.
+    pub reclaimed: u64,
+}
+
+pub struct Store {
+    root: PathBuf,
+    content: ContentStore,
+    db: db::Db,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, migrating its schema
+    /// and sweeping what killed processes left in `tmp/`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for d in ["blobs/sha256", "layers/l", "tmp"] {
+            fs::create_dir_all(root.join(d))
+                .map_err(|e| StoreError::io(format!("create {}", root.join(d).display()), e))?;
+        }
+        temp::sweep_abandoned(&root.join("tmp"));
+        let db = db::Db::open(&root.join("berth.db"))?;
+        let content = ContentStore::new(root.join("blobs/sha256"), root.join("tmp"));
+        Ok(Store {
+            root: root.to_path_buf(),
+            content,
+            db,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn content(&self) -> &ContentStore {
+        &self.content
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Unpacks a layer blob (plain, gzip or zstd tar) into a staging
+    /// directory while storing the blob itself, in one pass over the bytes.
+    pub fn stage_layer<R: Read>(&self, reader: R) -> Result<StagedLayer, StoreError> {
+        let dir = TempPath::new_dir_in(&self.tmp(), "layer")?;
+        let diff = dir.path().join("diff");
+        fs::create_dir(&diff)
+            .map_err(|e| StoreError::io(format!("create {}", diff.display()), e))?;
+        let mut tee = TeeReader::new(reader, self.content.writer()?);
+        let (compression, size, diff_id) = {
+            let (compression, decoded) =
+                decompress(&mut tee).map_err(|e| StoreError::io("read layer", e))?;
+            let mut hashing = HashingReader::new(decoded);
+            let stats = extract_layer(&mut hashing, &diff)?;
+            let (diff_id, _) = hashing
+                .finish()
+                .map_err(|e| StoreError::io("read layer", e))?;
+            (compression, stats.size, diff_id)
+        };
+        // Trailing bytes after the compressed stream still belong to the blob.
+        io::copy(&mut tee, &mut io::sink()).map_err(|e| StoreError::io("read layer", e))?;
+        let (_, writer) = tee.into_parts();
+        let blob = writer.finish()?;
+        Ok(StagedLayer {
+            dir,
+            blob,
+            diff_id,
+            compression,
+            size,
+        })
+    }
+
+    /// Stages a blob from bytes in memory (configs, manifests).
+    pub fn stage_bytes(&self, bytes: &[u8]) -> Result<StagedBlob, StoreError> {
+        self.content.stage(bytes)
+    }
+
+    /// Adds images: installs their new layers and blobs and records them,
+    /// all in one transaction: all or nothing.
+    pub fn commit_images(
+        &mut self,
+        images: Vec<ImageCommit>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        let layers_dir = self.root.join("layers");
+        let content = self.content.clone();
+        let tmp = self.tmp();
+        let tx = self.db.write()?;
+        // Unused staging dirs are removed after the lock is released.
+        let mut leftovers = Vec::new();
+        let mut outcomes = Vec::with_capacity(images.len());
+        for image in images {
+            outcomes.push(commit_one(
+                &tx,
+                &layers_dir,
+                &tmp,
+                &content,
+                image,
+                &mut leftovers,
+            )?);
+        }
+        tx.commit().map_err(|e| StoreError::db("commit image", e))?;
+        drop(leftovers);
+        Ok(outcomes)
+    }
+
+    pub fn list_images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        db::list_images(self.db.conn())
+    }
+
+    pub fn image(&self, id: &Digest) -> Result<ImageRecord, StoreError> {
+        db::get_image(self.db.conn(), id)?.ok_or_else(|| StoreError::ImageNotFound(id.clone()))
+    }
+
+    pub fn image_by_tag(&self, name: &str) -> Result<Option<Digest>, StoreError> {
+        db::image_by_tag(self.db.conn(), name)
+    }
+
+    pub fn images_by_id_prefix(&self, hex_prefix: &str) -> Result<Vec<Digest>, StoreError> {
+        db::images_by_prefix(self.db.conn(), hex_prefix)
+    }
+
+    pub fn image_layers(&self, id: &Digest) -> Result<Vec<ImageLayer>, StoreError> {
+        db::image_layers(self.db.conn(), id)
+    }
+
+    pub fn list_layers(&self) -> Result<Vec<LayerRecord>, StoreError> {
+        db::list_layers(self.db.conn())
+    }
+
+    /// Points `name` at image `id`; returns the image it was moved from.
+    pub fn tag(&mut self, name: &str, id: &Digest) -> Result<Option<Digest>, StoreError> {
+        let tx = self.db.write()?;
+        if !db::image_exists(&tx, id)? {
+            return Err(StoreError::ImageNotFound(id.clone()));
+        }
+        let old = db::set_tag(&tx, name, id)?;
+        tx.commit().map_err(|e| StoreError::db("commit tag", e))?;
+        Ok(old)
+    }
+
+    /// Removes a tag; false if there was no such tag.
+    pub fn untag(&mut self, name: &str) -> Result<bool, StoreError> {
+        let tx = self.db.write()?;
+        let removed = db::remove_tag(&tx, name)?;
+        tx.commit().map_err(|e| StoreError::db("commit untag", e))?;
+        Ok(removed)
+    }
+
+    /// Deletes images (with their tags) and whatever layers and blobs no
+    /// remaining image uses, in one transaction.
+    pub fn delete_images(&mut self, ids: &[Digest]) -> Result<Removed, StoreError> {
+        let tx = self.db.write()?;
+        for id in ids {
+            if !db::delete_image(&tx, id)? {
+                return Err(StoreError::ImageNotFound(id.clone()));
+            }
+        }
+        let (removed, trash) = collect_garbage(&tx, &self.root, &self.content)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit image removal", e))?;
+        drop(trash);
+        Ok(removed)
+    }
+
+    /// Paths of an image's layer directories, bottom first, as overlayfs
+    /// lower dirs: short links relative to `layers_dir()`, so deep images
+    /// stay within overlay's mount-option length.
+    pub fn overlay_lower_links(&self, id: &Digest) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .image_layers(id)?
+            .into_iter()
+            .map(|l| format!("l/{}", l.link))
+            .collect())
+    }
+
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    pub fn layer_diff_dir(&self, chain: &Digest) -> PathBuf {
+        self.layers_dir().join(chain.hex()).join("diff")
+    }
+
+    /// The diff id and media type of a stored layer blob, if any image uses it.
+    pub fn layer_by_blob(&self, blob: &Digest) -> Result<Option<(Digest, String)>, StoreError> {
+        db::layer_by_blob(self.db.conn(), blob)
+    }
+
+    /// Bytes held by the content store.
+    pub fn content_size(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for d in self.content.list()? {
+            total += self.content.size(&d).unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// The link name of a layer, if the store has it.
+    pub fn layer_link(&self, chain: &Digest) -> Result<Option<String>, StoreError> {
+        db::layer_link(self.db.conn(), chain)
+    }
+}
+
+fn commit_one(
+    tx: &rusqlite::Transaction<'_>,
+    layers_dir: &Path,
+    tmp: &Path,
+    content: &ContentStore,
+    image: ImageCommit,
+    leftovers: &mut Vec<TempPath>,
+) -> Result<CommitOutcome, StoreError> {
+    let id = image.config.digest().clone();
+    let mut parent: Option<Digest> = None;
+    let mut rows = Vec::with_capacity(image.layers.len());
+    for layer in image.layers {
+        let chain = chain_id(parent.as_ref(), &layer.diff_id);
+        if !db::layer_exists(tx, &chain)? {
+            let Some(staged) = layer.staged.as_ref().filter(|s| s.diff_id == layer.diff_id) else {
+                return Err(StoreError::MissingLayer {
+                    diff_id: layer.diff_id,
+                });
+            };
+            let link = install_layer_dir(layers_dir, tmp, &chain, &staged.dir)?;
+            db::insert_layer(
+                tx,
+                &chain,
+                &layer.diff_id,
+                parent.as_ref(),
+                &link,
+                staged.size,
+            )?;
+        }
+        match layer.staged {
+            Some(staged) if staged.blob.digest() == &layer.blob_digest => {
+                leftovers.push(staged.dir);
+                content.publish(staged.blob)?;
+            }
+            _ if content.exists(&layer.blob_digest) => {}
+            _ => return Err(StoreError::BlobNotFound(layer.blob_digest)),
+        }
+        rows.push((
+            chain.clone(),
+            layer.blob_digest,
+            layer.blob_media_type,
+            layer.blob_size,
+        ));
+        parent = Some(chain);
+    }
+    let manifest_digest = image.manifest.digest().clone();
+    content.publish(image.config)?;
+    content.publish(image.manifest)?;
+    let created = !db::image_exists(tx, &id)?;
+    if created {
+        db::insert_image(
+            tx,
+            &db::NewImageRow {
+                id: &id,
+                manifest_digest: &manifest_digest,
+                manifest_media_type: &image.manifest_media_type,
+                created: image.created,
+                layers: rows,
+            },
+        )?;
+    }
+    let mut moved_tags = Vec::new();
+    for tag in image.tags {
+        if let Some(old) = db::set_tag(tx, &tag, &id)? {
+            moved_tags.push((tag, old));
+        }
+    }
+    Ok(CommitOutcome {
+        id,
+        created,
+        moved_tags,
+    })
+}
+
+/// Short, stable name of a layer's link under `layers/l/`.
+fn link_name(chain: &Digest) -> String {
+    chain.hex()[..20].to_string()
+}
+
+/// Moves a staged layer directory to `layers/<chain hex>` and creates its
+/// short link. Called inside the write transaction; a directory already
+/// there without a metadata row is the leftover of a killed process.
+fn install_layer_dir(
+    layers: &Path,
+    tmp: &Path,
+    chain: &Digest,
+    staged: &TempPath,
+) -> Result<String, StoreError> {
+    let dest = layers.join(chain.hex());
+    if fs::symlink_metadata(&dest).is_ok() {
+        let trash = TempPath::new_in(tmp, "trash")?;
+        fs::rename(&dest, trash.path())
+            .map_err(|e| StoreError::io(format!("clear stale layer {}", dest.display()), e))?;
+    }
+    fs::rename(staged.path(), &dest)
+        .map_err(|e| StoreError::io(format!("install layer {}", dest.display()), e))?;
+    let link = link_name(chain);
+    let link_path = layers.join("l").join(&link);
+    let _ = fs::remove_file(&link_path);
+    std::os::unix::fs::symlink(format!("../{}/diff", chain.hex()), &link_path)
+        .map_err(|e| StoreError::io(format!("create layer link {}", link_path.display()), e))?;
+    Ok(link)
+}
+
+/// Deletes unused layers and unreferenced blobs. Runs inside the caller's
+/// write transaction, so no concurrent commit can start using what is being
+/// deleted; layer trees are renamed into `tmp/` (fast) and removed there.
+fn collect_garbage(
+    tx: &rusqlite::Transaction<'_>,
+    root: &Path,
+    content: &ContentStore,
+) -> Result<(Removed, Vec<TempPath>), StoreError> {
+    let mut removed = Removed::default();
+    let mut trash_dirs = Vec::new();
+    let sizes: std::collections::HashMap<Digest, u64> = db::list_layers(tx)?
+        .into_iter()
+        .map(|l| (l.chain_id, l.size))
+        .collect();
+    for chain in db::delete_unused_layers(tx)? {
+        let dir = root.join("layers").join(chain.hex());
+        let _ = fs::remove_file(root.join("layers/l").join(link_name(&chain)));
+        if fs::symlink_metadata(&dir).is_ok() {
+            let trash = TempPath::new_in(&root.join("tmp"), "trash")?;
+            fs::rename(&dir, trash.path())
+                .map_err(|e| StoreError::io(format!("remove layer {}", dir.display()), e))?;
+            trash_dirs.push(trash);
+        }
+        removed.reclaimed += sizes.get(&chain).copied().unwrap_or(0);
+        removed.layers.push(chain);
+    }
+    let referenced = db::referenced_blobs(tx)?;
+    for blob in content.list()? {
+        if !referenced.contains(&blob) {
+            removed.reclaimed += content.size(&blob).unwrap_or(0);
+            content.remove(&blob)?;
+            removed.blobs.push(blob);
+        }
+    }
+    Ok((removed, trash_dirs))
+}

@@ -1,0 +1,117 @@
+//! Temporary files and directories under the store's `tmp/`.
+//!
+//! Each name starts with the pid of the process that made it, so a later
+//! process can tell an abandoned one (its owner is gone, e.g. killed by
+//! SIGKILL mid-load) from one still in use, and sweep it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+
+use crate::StoreError;
+
+/// A path under `tmp/` that is removed (file or whole tree) when dropped,
+/// unless `keep` is called after it was renamed into place.
+#[derive(Debug)]
+pub struct TempPath {
+    path: PathBuf,
+}
+
+impl TempPath {
+    /// Reserves a fresh name; nothing is created yet.
+    pub fn new_in(tmp: &Path, label: &str) -> Result<TempPath, StoreError> {
+        let suffix: u64 = rand::thread_rng().gen();
+        Ok(TempPath {
+            path: tmp.join(format!("{}-{suffix:016x}-{label}", std::process::id())),
+        })
+    }
+
+    /// Reserves a fresh name and creates a directory there.
+    pub fn new_dir_in(tmp: &Path, label: &str) -> Result<TempPath, StoreError> {
+        let t = TempPath::new_in(tmp, label)?;
+        fs::create_dir(&t.path)
+            .map_err(|e| StoreError::io(format!("create {}", t.path.display()), e))?;
+        Ok(t)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Forgets the path: it has been moved into the store.
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        remove_any(&self.path);
+    }
+}
+
+fn remove_any(path: &Path) {
+    let result = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove temporary path");
+    }
+}
+
+/// Removes entries of `tmp` whose owning process no longer exists.
+pub fn sweep_abandoned(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid as u32 == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        tracing::debug!(path = %e.path().display(), "removing abandoned temporary path");
+        remove_any(&e.path());
+    }
+}
+
+fn process_alive(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_only_dead_owners() {
+        let t = tempfile::tempdir().unwrap();
+        let mine = TempPath::new_dir_in(t.path(), "layer").unwrap();
+        // pid 0x7fffffff cannot exist (above pid_max).
+        fs::create_dir(t.path().join("2147483646-00-layer")).unwrap();
+        fs::write(t.path().join("2147483646-01-blob"), b"x").unwrap();
+        sweep_abandoned(t.path());
+        let left: Vec<_> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(left, vec![mine.path().to_path_buf()]);
+    }
+}

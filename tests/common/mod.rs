@@ -1,0 +1,317 @@
+//! Shared helpers for the end-to-end tests: a private `--root` per test,
+//! the `berth` binary, a busybox base image made from Debian's
+//! busybox-static, and access to a real docker daemon when one is set up.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// True when running as root; the end-to-end tests need it (overlay,
+/// device nodes, ownership). Others print why they skip.
+pub fn need_root() -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    eprintln!("skipping: this test needs root");
+    false
+}
+
+/// A berth state directory of its own, removed at the end of the test.
+pub struct Root {
+    pub dir: tempfile::TempDir,
+}
+
+impl Root {
+    pub fn new() -> Root {
+        Root {
+            dir: tempfile::Builder::new()
+                .prefix("berth-test-")
+                .tempdir()
+                .expect("create temp root"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        c.arg("--root").arg(self.path()).args(args);
+        c.env_remove("BERTH_ROOT");
+        c
+    }
+
+    /// Runs berth and returns its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth")
+    }
+
+    /// Runs berth with `input` on standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run berth");
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("wait for berth");
+        writer.join().unwrap();
+        out
+    }
+
+    /// Runs berth, asserts success and returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Runs berth, asserts failure and returns its standard error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn inspect(&self, image: &str) -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ok(&["image", "inspect", image])).expect("inspect json");
+        v[0].clone()
+    }
+
+    /// Names of the entries in a directory of the root (e.g. "tmp").
+    pub fn entries(&self, sub: &str) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.path().join(sub))
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// A tar of a minimal root filesystem: busybox and a symlink per applet.
+pub fn busybox_rootfs_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "{BUSYBOX} is missing: apt-get install busybox-static"
+        );
+        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busybox-rootfs.tar");
+        let list = Command::new(BUSYBOX)
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut dirh = tar::Header::new_gnu();
+        dirh.set_entry_type(tar::EntryType::Directory);
+        dirh.set_mode(0o755);
+        dirh.set_size(0);
+        dirh.set_mtime(1_700_000_000);
+        for d in ["bin/", "etc/", "tmp/"] {
+            b.append_data(&mut dirh.clone(), d, std::io::empty())
+                .unwrap();
+        }
+        b.append_path_with_name(BUSYBOX, "bin/busybox").unwrap();
+        for applet in String::from_utf8(list.stdout).unwrap().lines() {
+            if applet == "busybox" || applet.is_empty() {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_mode(0o777);
+            h.set_size(0);
+            h.set_mtime(1_700_000_000);
+            b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+                .unwrap();
+        }
+        let passwd =
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(passwd.len() as u64);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, "etc/passwd", &passwd[..]).unwrap();
+        b.finish().unwrap();
+        path
+    })
+}
+
+/// Imports the busybox rootfs as `name` and returns the image ID.
+pub fn import_busybox(root: &Root, name: &str) -> String {
+    let tar = busybox_rootfs_tar().to_str().unwrap().to_string();
+    root.ok(&["import", "-c", "CMD [\"sh\"]", &tar, name])
+        .trim()
+        .to_string()
+}
+
+/// A docker CLI talking to the daemon the CI script started, if any.
+/// With BERTH_TEST_REQUIRE_DOCKER=1 a missing daemon fails the test
+/// instead of skipping it.
+pub fn docker() -> Option<Command> {
+    let host = std::env::var("BERTH_TEST_DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty());
+    let ok = host.as_ref().is_some_and(|h| {
+        Command::new("/usr/bin/docker")
+            .env("DOCKER_HOST", h)
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !ok {
+        assert!(
+            std::env::var("BERTH_TEST_REQUIRE_DOCKER").as_deref() != Ok("1"),
+            "docker is required but BERTH_TEST_DOCKER_HOST does not answer"
+        );
+        eprintln!("skipping docker comparison: set BERTH_TEST_DOCKER_HOST to a running dockerd");
+        return None;
+    }
+    let mut c = Command::new("/usr/bin/docker");
+    c.env("DOCKER_HOST", host.unwrap());
+    Some(c)
+}
+
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker()
+        .expect("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Builds a tar archive in memory from (name, kind, data/target) entries,
+/// writing names byte for byte so tests can make hostile archives.
+pub enum Entry<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+}
+
+pub fn raw_tar(entries: &[Entry<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        let (name, data, link): (&str, &[u8], Option<&str>) = match e {
+            Entry::File(n, d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                (n, d, None)
+            }
+            Entry::Dir(n) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                (n, &[], None)
+            }
+            Entry::Symlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                (n, &[], Some(t))
+            }
+            Entry::Hardlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                (n, &[], Some(t))
+            }
+        };
+        h.set_size(data.len() as u64);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(t) = link {
+            h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
+        }
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// A docker-archive (manifest.json layout) of one image made of `layers`
+/// (uncompressed layer tars), tagged `tag`.
+pub fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let history: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|_| serde_json::json!({"created": "2024-01-01T00:00:00Z", "created_by": "test"}))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Cmd": ["sh"]},
+        "history": history,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string();
+    let config_name = format!("{}.json", sha256_hex(config.as_bytes()));
+    let layer_names: Vec<String> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, _)| format!("layer{i}/layer.tar"))
+        .collect();
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": [tag], "Layers": layer_names}])
+            .to_string();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for (name, layer) in layer_names.iter().zip(layers) {
+        add(name, layer);
+    }
+    add(&config_name, config.as_bytes());
+    add("manifest.json", manifest.as_bytes());
+    b.into_inner().unwrap()
+}
