@@ -312,9 +312,16 @@ fn save_and_load_round_trip_keeps_the_image_id() {
 
     // An OCI image layout directory (the oci-archive unpacked).
     let layout = tempfile::tempdir().unwrap();
-    tar::Archive::new(fs::File::open(&oci).unwrap()).unpack(layout.path()).unwrap();
+    tar::Archive::new(fs::File::open(&oci).unwrap())
+        .unpack(layout.path())
+        .unwrap();
     let from_dir = Root::new();
-    assert_eq!(from_dir.ok(&["load", "-i", layout.path().to_str().unwrap()]).trim(), "Loaded image: busybox:1");
+    assert_eq!(
+        from_dir
+            .ok(&["load", "-i", layout.path().to_str().unwrap()])
+            .trim(),
+        "Loaded image: busybox:1"
+    );
     assert_eq!(from_dir.inspect("busybox:1")["Id"], id);
 
     // From standard input, and into a second store.

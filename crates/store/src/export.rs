@@ -142,10 +142,20 @@ mod tests {
     use super::*;
     use crate::extract::extract_layer;
 
-    fn entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>) {
+    fn entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        name: &str,
+        kind: tar::EntryType,
+        data: &[u8],
+        link: Option<&str>,
+    ) {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
-        h.set_mode(if kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         h.set_uid(0);
         h.set_gid(0);
         h.set_mtime(1_700_000_000);
@@ -158,10 +168,16 @@ mod tests {
 
     fn names(tar: &[u8]) -> Vec<(String, tar::EntryType)> {
         let mut a = tar::Archive::new(tar);
-        a.entries().unwrap().map(|e| {
-            let e = e.unwrap();
-            (e.path().unwrap().to_string_lossy().into_owned(), e.header().entry_type())
-        }).collect()
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().entry_type(),
+                )
+            })
+            .collect()
     }
 
     /// Whiteouts, opaque directories and hardlinks come back out as the OCI

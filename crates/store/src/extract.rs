@@ -222,16 +222,7 @@ impl Extractor {
                     Err(e) => return Err(entry_error(&raw, "create directory", e)),
                 }
                 self.apply_xattrs(&mut entry, &raw, &parent_path.join(&name))?;
-                if self.privileged {
-                    fs::chownat(
-                        &parent,
-                        &name,
-                        Some(uid_of(uid)),
-                        Some(gid_of(gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(|e| entry_error(&raw, "chown", e))?;
-                }
+                self.chown_at(&parent, &name, uid, gid, &raw)?;
                 self.deferred_dirs.push(DeferredDir { rel, mode, mtime });
                 return Ok(());
             }
@@ -309,16 +300,7 @@ impl Extractor {
             }
         }
         // Symlinks, device nodes and fifos: metadata by name, never following.
-        if self.privileged {
-            fs::chownat(
-                &parent,
-                &name,
-                Some(uid_of(uid)),
-                Some(gid_of(gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| entry_error(&raw, "chown", e))?;
-        }
+        self.chown_at(&parent, &name, uid, gid, &raw)?;
         if kind != tar::EntryType::Symlink {
             fs::chmodat(&parent, &name, Mode::from_raw_mode(mode), AtFlags::empty())
                 .map_err(|e| entry_error(&raw, "chmod", e))?;
@@ -332,6 +314,29 @@ impl Extractor {
         )
         .map_err(|e| entry_error(&raw, "set times of", e))?;
         Ok(())
+    }
+
+    /// Sets ownership by name without following a symlink; only root can
+    /// give files away, so unprivileged extraction keeps the caller's.
+    fn chown_at(
+        &self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        uid: u64,
+        gid: u64,
+        raw: &Path,
+    ) -> Result<(), StoreError> {
+        if !self.privileged {
+            return Ok(());
+        }
+        fs::chownat(
+            parent,
+            name,
+            Some(uid_of(uid)),
+            Some(gid_of(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| entry_error(raw, "chown", e))
     }
 
     /// Resolves (creating if missing) the parent directory of an entry,

@@ -488,3 +488,119 @@ fn collect_garbage(
     }
     Ok((removed, trash_dirs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn stages_plain_gzip_and_zstd_layers_with_both_digests() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path()).unwrap();
+        let plain = layer_tar("f", b"hello");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        for (bytes, compression) in [
+            (&plain, Compression::None),
+            (&gz, Compression::Gzip),
+            (&zst, Compression::Zstd),
+        ] {
+            let l = store.stage_layer(&bytes[..]).unwrap();
+            assert_eq!(l.compression(), compression);
+            assert_eq!(
+                l.diff_id(),
+                &Digest::of(&plain),
+                "diff id is the uncompressed digest"
+            );
+            assert_eq!(
+                l.blob_digest(),
+                &Digest::of(bytes),
+                "blob digest is the stored bytes' digest"
+            );
+            assert_eq!(l.blob_size(), bytes.len() as u64);
+            assert_eq!(l.size(), 5);
+            assert_eq!(
+                std::fs::read(l.dir.path().join("diff/f")).unwrap(),
+                b"hello"
+            );
+        }
+    }
+
+    fn commit(store: &mut Store, layers: &[&[u8]], tag: &str) -> CommitOutcome {
+        let mut inputs = Vec::new();
+        for l in layers {
+            let staged = store.stage_layer(*l).unwrap();
+            inputs.push(LayerInput {
+                diff_id: staged.diff_id().clone(),
+                blob_digest: staged.blob_digest().clone(),
+                blob_media_type: Compression::None.oci_layer_media_type().into(),
+                blob_size: staged.blob_size(),
+                staged: Some(staged),
+            });
+        }
+        let config = format!("{{\"tag\":{tag:?}}}");
+        let image = ImageCommit {
+            config: store.stage_bytes(config.as_bytes()).unwrap(),
+            manifest: store
+                .stage_bytes(format!("manifest of {tag}").as_bytes())
+                .unwrap(),
+            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            created: Some(1),
+            layers: inputs,
+            tags: vec![tag.to_string()],
+        };
+        store.commit_images(vec![image]).unwrap().remove(0)
+    }
+
+    #[test]
+    fn shared_layers_are_stored_once_and_collected_when_unused() {
+        let t = tempfile::tempdir().unwrap();
+        let mut store = Store::open(t.path()).unwrap();
+        let base = layer_tar("base", b"base");
+        let a = commit(&mut store, &[&base, &layer_tar("a", b"a")], "a");
+        let b = commit(&mut store, &[&base, &layer_tar("b", b"b")], "b");
+        let layers = store.list_layers().unwrap();
+        assert_eq!(layers.len(), 3);
+        assert_eq!(
+            layers.iter().filter(|l| l.images == 2).count(),
+            1,
+            "the base is shared"
+        );
+        assert_eq!(store.image_by_tag("a").unwrap(), Some(a.id.clone()));
+
+        let removed = store.delete_images(std::slice::from_ref(&a.id)).unwrap();
+        assert_eq!(removed.layers.len(), 1, "only a's own layer goes");
+        assert!(store
+            .layer_diff_dir(&store.image_layers(&b.id).unwrap()[0].chain_id)
+            .join("base")
+            .exists());
+        store.delete_images(std::slice::from_ref(&b.id)).unwrap();
+        assert!(store.list_layers().unwrap().is_empty());
+        assert!(
+            store.content.list().unwrap().is_empty(),
+            "every blob collected"
+        );
+        assert!(
+            std::fs::read_dir(t.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "trash emptied"
+        );
+    }
+}
