@@ -2,6 +2,7 @@
 
 mod cmd;
 mod format;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,14 @@ enum Command {
     History(cmd::history::Args),
     /// Return low-level information on images
     Inspect(cmd::inspect::Args),
+    /// Download an image from a registry
+    Pull(cmd::pull::Args),
+    /// Upload an image to a registry
+    Push(cmd::push::Args),
+    /// Log in to a registry
+    Login(cmd::login::Args),
+    /// Log out from a registry
+    Logout(cmd::logout::Args),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -70,6 +79,8 @@ enum ImageCommand {
     Load(cmd::load::Args),
     Save(cmd::save::Args),
     Import(cmd::import::Args),
+    Pull(cmd::pull::Args),
+    Push(cmd::push::Args),
     /// Remove unused images
     Prune(cmd::prune::Args),
 }
@@ -111,6 +122,10 @@ fn main() -> ExitCode {
             cmd::inspect::run(&root, a)
         }
         Command::Image(ImageCommand::Prune(a)) => cmd::prune::run(&root, a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(&root, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => cmd::push::run(&root, a),
+        Command::Login(a) => cmd::login::run(&root, a),
+        Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
     };
     match result {

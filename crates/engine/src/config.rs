@@ -93,6 +93,41 @@ impl ImageConfig {
     }
 }
 
+/// An OS/architecture pair (`linux/amd64`, `linux/arm64/v8`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Platform {
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Parses `os/arch[/variant]`; None means this host's platform.
+    pub(crate) fn parse(p: Option<&str>) -> Result<Platform, EngineError> {
+        let Some(p) = p else {
+            return Ok(Platform {
+                os: "linux".into(),
+                arch: host_architecture().into(),
+                variant: None,
+            });
+        };
+        let parts: Vec<&str> = p.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(EngineError::InvalidPlatform(p.to_string())),
+        }
+    }
+}
+
 /// The platform this berth runs containers for, in OCI terms.
 pub(crate) fn host_architecture() -> &'static str {
     match std::env::consts::ARCH {

@@ -23,6 +23,14 @@ pub enum EngineError {
     TagWithDigest,
     #[error("ambiguous image id prefix {0}: matches more than one image")]
     AmbiguousId(String),
+    #[error(transparent)]
+    Registry(#[from] berth_registry::RegistryError),
+    #[error("invalid platform {0:?}: expected os/arch[/variant]")]
+    InvalidPlatform(String),
+    #[error("{0}")]
+    InvalidPull(String),
+    #[error("{0}")]
+    InvalidPush(String),
     #[error("invalid filter {0:?}")]
     InvalidFilter(String),
 }

@@ -17,6 +17,8 @@ pub struct ImageRow {
     /// Familiar repository name (`busybox`), None for `<none>`.
     pub repository: Option<String>,
     pub tag: Option<String>,
+    /// The manifest digest the image has in this row's repository.
+    pub digest: Option<String>,
     pub created: Option<DateTime<Utc>>,
     pub size: u64,
 }
@@ -187,14 +189,30 @@ impl Engine {
                 .created
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
             if dangling {
+                // Pulled by digest only: docker lists it under its
+                // repository with no tag.
+                let by_digest: Vec<(Option<String>, Option<String>)> = img
+                    .repo_digests
+                    .iter()
+                    .filter_map(|d| Reference::parse_normalized(d).ok())
+                    .map(|r| (Some(r.familiar_name()), r.digest().map(str::to_string)))
+                    .collect();
+                let rows_for = if by_digest.is_empty() {
+                    vec![(None, None)]
+                } else {
+                    by_digest
+                };
                 if filter.references.is_empty() {
-                    rows.push(ImageRow {
-                        id: img.id.clone(),
-                        repository: None,
-                        tag: None,
-                        created: created_at,
-                        size: img.size,
-                    });
+                    for (repository, digest) in rows_for {
+                        rows.push(ImageRow {
+                            id: img.id.clone(),
+                            repository,
+                            tag: None,
+                            digest,
+                            created: created_at,
+                            size: img.size,
+                        });
+                    }
                 }
                 continue;
             }
@@ -207,10 +225,16 @@ impl Engine {
                 {
                     continue;
                 }
+                let in_repo = format!("{}@", r.name());
                 rows.push(ImageRow {
                     id: img.id.clone(),
                     repository: Some(r.familiar_name()),
                     tag: r.tag().map(str::to_string),
+                    digest: img
+                        .repo_digests
+                        .iter()
+                        .find_map(|d| d.strip_prefix(&in_repo))
+                        .map(str::to_string),
                     created: created_at,
                     size: img.size,
                 });

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::changes::apply_changes;
-use crate::config::host_architecture;
+use crate::config::Platform;
 use crate::save::manifest_json;
 use crate::{normalize_tag, Engine, EngineError};
 
@@ -34,10 +34,7 @@ impl Engine {
         let tag = opts.reference.as_deref().map(normalize_tag).transpose()?;
         let mut container_config = Map::new();
         apply_changes(&mut container_config, &opts.changes)?;
-        let (os, arch, variant) = match &opts.platform {
-            Some(p) => parse_platform(p)?,
-            None => ("linux".to_string(), host_architecture().to_string(), None),
-        };
+        let Platform { os, arch, variant } = Platform::parse(opts.platform.as_deref())?;
 
         let layer = self.store.stage_layer(tarball)?;
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
@@ -84,23 +81,9 @@ impl Engine {
                 staged: Some(layer),
             }],
             tags: tag.into_iter().collect(),
+            repo_digests: Vec::new(),
         };
         let mut outcome = self.store.commit_images(vec![commit])?;
         Ok(outcome.remove(0).id)
-    }
-}
-
-fn parse_platform(p: &str) -> Result<(String, String, Option<String>), EngineError> {
-    let parts: Vec<&str> = p.split('/').collect();
-    match parts.as_slice() {
-        [os, arch] if !os.is_empty() && !arch.is_empty() => {
-            Ok((os.to_string(), arch.to_string(), None))
-        }
-        [os, arch, variant] if !os.is_empty() && !arch.is_empty() => {
-            Ok((os.to_string(), arch.to_string(), Some(variant.to_string())))
-        }
-        _ => Err(EngineError::InvalidChange(format!(
-            "invalid platform {p:?}: expected os/arch[/variant]"
-        ))),
     }
 }

@@ -106,7 +106,7 @@ impl Engine {
         let mut v = json!({
             "Id": record.id.to_string(),
             "RepoTags": record.tags.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-            "RepoDigests": [],
+            "RepoDigests": record.repo_digests.iter().map(|d| familiar(d)).collect::<Vec<_>>(),
             "Parent": "",
             "Comment": config.str("comment").unwrap_or(""),
             "Created": config.str("created").unwrap_or("0001-01-01T00:00:00Z"),

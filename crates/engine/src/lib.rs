@@ -10,6 +10,10 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod progress;
+mod pull;
+mod push;
+mod registry;
 mod save;
 
 use std::path::Path;
@@ -23,6 +27,10 @@ pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};
 pub use import::ImportOptions;
 pub use inspect::HistoryEntry;
 pub use load::{LoadSource, LoadedImage};
+pub use progress::{NoProgress, Progress};
+pub use pull::{PullOptions, Pulled};
+pub use push::{PushOptions, Pushed};
+pub use registry::{login, logout, RegistryOptions};
 pub use save::SaveFormat;
 
 pub struct Engine {
@@ -48,10 +56,14 @@ impl Engine {
             return self.resolve_id_prefix(s, s);
         }
         if let Ok(r) = Reference::parse_with_default_tag(s) {
-            if r.digest().is_none() {
-                if let Some(id) = self.store.image_by_tag(&r.to_string())? {
-                    return Ok(id);
-                }
+            let found = match r.digest() {
+                None => self.store.image_by_tag(&r.to_string())?,
+                Some(d) => self
+                    .store
+                    .image_by_repo_digest(&format!("{}@{d}", r.name()))?,
+            };
+            if let Some(id) = found {
+                return Ok(id);
             }
         }
         if !s.is_empty()

@@ -289,6 +289,7 @@ impl Engine {
             created: config.created().map(|c| c.timestamp()),
             layers,
             tags: r.tags,
+            repo_digests: Vec::new(),
         })
     }
 }

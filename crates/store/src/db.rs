@@ -16,7 +16,8 @@ use crate::StoreError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Never edit a released entry: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE layers (
     chain_id   TEXT PRIMARY KEY,
     diff_id    TEXT NOT NULL,
@@ -49,7 +50,15 @@ CREATE TABLE tags (
     tagged_at INTEGER NOT NULL
 );
 CREATE INDEX tags_image ON tags(image_id);
-"#];
+"#,
+    r#"
+CREATE TABLE repo_digests (
+    name     TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX repo_digests_image ON repo_digests(image_id);
+"#,
+];
 
 pub(crate) struct Db {
     conn: Connection,
@@ -83,6 +92,8 @@ pub struct ImageRecord {
     pub size: u64,
     /// Full references (`docker.io/library/busybox:latest`), sorted.
     pub tags: Vec<String>,
+    /// `name@digest` of the manifests it was pulled by or pushed as, sorted.
+    pub repo_digests: Vec<String>,
     /// When the newest of its tags was set, if tagged.
     pub last_tag_time: Option<i64>,
 }
@@ -262,6 +273,45 @@ pub(crate) fn set_tag(
     Ok(old.filter(|o| o != image))
 }
 
+/// Records that `image` is `repository@digest`; an image keeps one digest
+/// per repository, as docker does.
+pub(crate) fn set_repo_digest(
+    c: &Connection,
+    repository: &str,
+    digest: &str,
+    image: &Digest,
+) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM repo_digests WHERE image_id = ?1 AND substr(name, 1, ?3) = ?2",
+        params![
+            image.to_string(),
+            format!("{repository}@"),
+            repository.len() as i64 + 1
+        ],
+    )
+    .map_err(|e| StoreError::db("record repo digest", e))?;
+    c.execute(
+        "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+        params![format!("{repository}@{digest}"), image.to_string()],
+    )
+    .map_err(|e| StoreError::db("record repo digest", e))?;
+    Ok(())
+}
+
+pub(crate) fn image_by_repo_digest(
+    c: &Connection,
+    name: &str,
+) -> Result<Option<Digest>, StoreError> {
+    c.query_row(
+        "SELECT image_id FROM repo_digests WHERE name = ?1",
+        [name],
+        |r| digest_col(r, 0),
+    )
+    .optional()
+    .map_err(|e| StoreError::db("look up repo digest", e))
+}
+
 pub(crate) fn remove_tag(c: &Connection, name: &str) -> Result<bool, StoreError> {
     c.execute("DELETE FROM tags WHERE name = ?1", [name])
         .map(|n| n > 0)
@@ -336,7 +386,8 @@ const IMAGE_SELECT: &str = "
     SELECT i.id, i.manifest_digest, i.manifest_media_type, i.created, i.added_at,
            (SELECT COALESCE(SUM(l.size), 0) FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = i.id),
            (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags t WHERE t.image_id = i.id ORDER BY name)),
-           (SELECT MAX(tagged_at) FROM tags t WHERE t.image_id = i.id)
+           (SELECT MAX(tagged_at) FROM tags t WHERE t.image_id = i.id),
+           (SELECT group_concat(name, char(10)) FROM (SELECT name FROM repo_digests d WHERE d.image_id = i.id ORDER BY name))
     FROM images i";
 
 fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRecord> {
@@ -352,6 +403,10 @@ fn image_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRecord> {
             .map(|t| t.split('\n').map(str::to_string).collect())
             .unwrap_or_default(),
         last_tag_time: r.get(7)?,
+        repo_digests: r
+            .get::<_, Option<String>>(8)?
+            .map(|t| t.split('\n').map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 

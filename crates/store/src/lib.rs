@@ -50,6 +50,13 @@ pub enum StoreError {
     BlobNotFound(Digest),
     #[error("refusing tar entry {entry:?}: {reason}")]
     UnsafeEntry { entry: String, reason: String },
+    /// A layer blob that was read completely but could not be unpacked;
+    /// `blob` is the digest of the bytes received.
+    #[error("{error}")]
+    BadLayer {
+        blob: Digest,
+        error: Box<StoreError>,
+    },
     #[error("layer {diff_id} is neither in the store nor in the input")]
     MissingLayer { diff_id: Digest },
     #[error("image {0} not found in the store")]
@@ -107,6 +114,64 @@ impl StagedLayer {
     }
 }
 
+/// Stages layers; cheap to clone and safe to use from several threads.
+#[derive(Debug, Clone)]
+pub struct LayerStager {
+    content: ContentStore,
+    tmp: PathBuf,
+}
+
+impl LayerStager {
+    /// Unpacks a layer blob (plain, gzip or zstd tar) into a staging
+    /// directory while storing the blob itself, in one pass over the bytes.
+    pub fn stage_layer<R: Read>(&self, reader: R) -> Result<StagedLayer, StoreError> {
+        let dir = TempPath::new_dir_in(&self.tmp, "layer")?;
+        let diff = dir.path().join("diff");
+        fs::create_dir(&diff)
+            .map_err(|e| StoreError::io(format!("create {}", diff.display()), e))?;
+        let mut tee = TeeReader::new(reader, self.content.writer()?);
+        let unpacked = (|| {
+            let (compression, decoded) =
+                decompress(&mut tee).map_err(|e| StoreError::io("read layer", e))?;
+            let mut hashing = HashingReader::new(decoded);
+            let stats = extract_layer(&mut hashing, &diff)?;
+            let (diff_id, _) = hashing
+                .finish()
+                .map_err(|e| StoreError::io("read layer", e))?;
+            Ok((compression, stats.size, diff_id))
+        })();
+        let (compression, size, diff_id) = match unpacked {
+            Ok(v) => v,
+            Err(error) => {
+                // Tell bad content from a broken stream: if the rest can be
+                // read, the whole blob's digest lets the caller see whether
+                // these were even the bytes it asked for.
+                if io::copy(&mut tee, &mut io::sink()).is_ok() {
+                    let (_, writer) = tee.into_parts();
+                    if let Ok(blob) = writer.finish() {
+                        return Err(StoreError::BadLayer {
+                            blob: blob.digest().clone(),
+                            error: Box::new(error),
+                        });
+                    }
+                }
+                return Err(error);
+            }
+        };
+        // Trailing bytes after the compressed stream still belong to the blob.
+        io::copy(&mut tee, &mut io::sink()).map_err(|e| StoreError::io("read layer", e))?;
+        let (_, writer) = tee.into_parts();
+        let blob = writer.finish()?;
+        Ok(StagedLayer {
+            dir,
+            blob,
+            diff_id,
+            compression,
+            size,
+        })
+    }
+}
+
 /// One layer of an image being committed: either freshly staged, or one
 /// whose layer and blob the store already holds.
 #[derive(Debug)]
@@ -130,6 +195,9 @@ pub struct ImageCommit {
     pub layers: Vec<LayerInput>,
     /// Full references to point at the image.
     pub tags: Vec<String>,
+    /// (repository, manifest digest) pairs the image is known by in a
+    /// registry: `docker.io/library/busybox`, `sha256:...`.
+    pub repo_digests: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,32 +257,16 @@ impl Store {
     /// Unpacks a layer blob (plain, gzip or zstd tar) into a staging
     /// directory while storing the blob itself, in one pass over the bytes.
     pub fn stage_layer<R: Read>(&self, reader: R) -> Result<StagedLayer, StoreError> {
-        let dir = TempPath::new_dir_in(&self.tmp(), "layer")?;
-        let diff = dir.path().join("diff");
-        fs::create_dir(&diff)
-            .map_err(|e| StoreError::io(format!("create {}", diff.display()), e))?;
-        let mut tee = TeeReader::new(reader, self.content.writer()?);
-        let (compression, size, diff_id) = {
-            let (compression, decoded) =
-                decompress(&mut tee).map_err(|e| StoreError::io("read layer", e))?;
-            let mut hashing = HashingReader::new(decoded);
-            let stats = extract_layer(&mut hashing, &diff)?;
-            let (diff_id, _) = hashing
-                .finish()
-                .map_err(|e| StoreError::io("read layer", e))?;
-            (compression, stats.size, diff_id)
-        };
-        // Trailing bytes after the compressed stream still belong to the blob.
-        io::copy(&mut tee, &mut io::sink()).map_err(|e| StoreError::io("read layer", e))?;
-        let (_, writer) = tee.into_parts();
-        let blob = writer.finish()?;
-        Ok(StagedLayer {
-            dir,
-            blob,
-            diff_id,
-            compression,
-            size,
-        })
+        self.stager().stage_layer(reader)
+    }
+
+    /// A handle that stages layers without touching the metadata, so
+    /// several threads can download and unpack layers at once.
+    pub fn stager(&self) -> LayerStager {
+        LayerStager {
+            content: self.content.clone(),
+            tmp: self.tmp(),
+        }
     }
 
     /// Stages a blob from bytes in memory (configs, manifests).
@@ -283,6 +335,24 @@ impl Store {
         let old = db::set_tag(&tx, name, id)?;
         tx.commit().map_err(|e| StoreError::db("commit tag", e))?;
         Ok(old)
+    }
+
+    /// Records that image `id` is `repository@digest` in a registry.
+    pub fn set_repo_digest(
+        &mut self,
+        repository: &str,
+        digest: &str,
+        id: &Digest,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        db::set_repo_digest(&tx, repository, digest, id)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit repo digest", e))
+    }
+
+    /// The image known as `name@digest`, if any.
+    pub fn image_by_repo_digest(&self, name: &str) -> Result<Option<Digest>, StoreError> {
+        db::image_by_repo_digest(self.db.conn(), name)
     }
 
     /// Removes a tag; false if there was no such tag.
@@ -408,6 +478,9 @@ fn commit_one(
                 layers: rows,
             },
         )?;
+    }
+    for (repository, digest) in &image.repo_digests {
+        db::set_repo_digest(tx, repository, digest, &id)?;
     }
     let mut moved_tags = Vec::new();
     for tag in image.tags {
@@ -563,6 +636,7 @@ mod tests {
             created: Some(1),
             layers: inputs,
             tags: vec![tag.to_string()],
+            repo_digests: Vec::new(),
         };
         store.commit_images(vec![image]).unwrap().remove(0)
     }

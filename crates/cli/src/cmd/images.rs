@@ -53,7 +53,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
                 "Containers": "N/A",
                 "CreatedAt": go_time(r.created),
                 "CreatedSince": since(r.created),
-                "Digest": "<none>",
+                "Digest": r.digest.as_deref().unwrap_or("<none>"),
                 "ID": id,
                 "Repository": r.repository.as_deref().unwrap_or("<none>"),
                 "SharedSize": "N/A",

@@ -1,0 +1,50 @@
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use berth_engine::{PullOptions, RegistryOptions};
+
+use crate::progress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Download all tagged images in the repository
+    #[arg(short, long)]
+    all_tags: bool,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    quiet: bool,
+    /// Require HTTPS and verify certificates (false: plain HTTP or unverified TLS, as podman)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    name: String,
+}
+
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let mut engine = super::open(root)?;
+    let progress = progress::for_output(a.quiet);
+    let opts = PullOptions {
+        platform: a.platform,
+        all_tags: a.all_tags,
+        registry: RegistryOptions {
+            tls_verify: a.tls_verify,
+        },
+    };
+    let pulled = engine
+        .pull(&a.name, &opts, progress.as_ref())
+        .with_context(|| format!("pull {}", a.name))?;
+    for p in &pulled {
+        if !a.quiet {
+            if p.up_to_date {
+                println!("Status: Image is up to date for {}", p.name);
+            } else {
+                println!("Status: Downloaded newer image for {}", p.name);
+            }
+        }
+        println!("{}", p.full_name);
+    }
+    Ok(0)
+}

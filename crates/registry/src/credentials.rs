@@ -1,0 +1,327 @@
+//! Registry credentials in docker's `config.json`, so that `docker login`
+//! and `berth login` share them: plain `auths` entries, a global
+//! `credsStore` helper, or per-host `credHelpers`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::endpoint::{credential_key, normalize_key};
+use crate::RegistryError;
+
+const CONFIG_FILE: &str = "config.json";
+
+/// Credential helpers answer "not found" on stdout with a failing exit;
+/// that means "no credentials", not an error.
+const HELPER_NOT_FOUND: &str = "credentials not found";
+
+/// Docker's convention for an identity (refresh) token instead of a
+/// password: helpers return it as the username, config.json as
+/// `identitytoken`.
+pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
+
+/// Reads and writes credentials in a docker config directory.
+#[derive(Debug, Clone)]
+pub struct CredentialStore {
+    dir: PathBuf,
+    helper_dir: Option<PathBuf>,
+}
+
+impl CredentialStore {
+    pub fn new(docker_config_dir: &Path) -> Self {
+        CredentialStore {
+            dir: docker_config_dir.to_path_buf(),
+            helper_dir: None,
+        }
+    }
+
+    /// Runs `docker-credential-*` helpers from `dir` instead of `$PATH`
+    /// (PATH is process-global; tests and sandboxed callers need this).
+    pub fn with_helper_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.helper_dir = Some(dir.into());
+        self
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    /// `(username, password)` for a registry, if any are stored. A username
+    /// of [`IDENTITY_TOKEN_USERNAME`] means the password is an identity
+    /// token to exchange at the registry's token endpoint.
+    pub fn get(&self, registry: &str) -> Result<Option<(String, String)>, RegistryError> {
+        let config = self.load()?;
+        let key = credential_key(registry);
+        if let Some(helper) = helper_for(&config, &key) {
+            if let Some(found) = self.helper_get(&helper, &key)? {
+                return Ok(Some(found));
+            }
+        }
+        let Some(auths) = config.get("auths").and_then(Value::as_object) else {
+            return Ok(None);
+        };
+        let host = normalize_key(&key);
+        // The exact key first, so a stale "https://host" entry can't shadow
+        // the one `store` writes.
+        let entry = auths.get(&key).or_else(|| {
+            auths
+                .iter()
+                .find(|(k, _)| normalize_key(k) == host)
+                .map(|(_, v)| v)
+        });
+        entry
+            .map(|e| self.decode_entry(e))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    fn decode_entry(&self, entry: &Value) -> Result<Option<(String, String)>, RegistryError> {
+        let field = |name: &str| {
+            entry
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        if let Some(token) = field("identitytoken") {
+            return Ok(Some((
+                IDENTITY_TOKEN_USERNAME.to_string(),
+                token.to_string(),
+            )));
+        }
+        if let Some(auth) = field("auth") {
+            let invalid = |detail: &str| RegistryError::Config {
+                path: self.config_path(),
+                detail: detail.to_string(),
+            };
+            let decoded = BASE64
+                .decode(auth.trim())
+                .map_err(|e| invalid(&format!("invalid auth field: {e}")))?;
+            let decoded =
+                String::from_utf8(decoded).map_err(|_| invalid("auth field is not utf-8"))?;
+            let (user, pass) = decoded
+                .split_once(':')
+                .ok_or_else(|| invalid("auth field has no ':'"))?;
+            return Ok(Some((user.to_string(), pass.to_string())));
+        }
+        Ok(field("username").map(|u| {
+            (
+                u.to_string(),
+                field("password").unwrap_or_default().to_string(),
+            )
+        }))
+    }
+
+    /// `login`: stores through the helper if one is configured for the
+    /// host, else as base64 in `auths`; every other key of config.json is
+    /// kept as it was.
+    pub fn store(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), RegistryError> {
+        let mut config = self.load()?;
+        let key = credential_key(registry);
+        let entry = match helper_for(&config, &key) {
+            Some(helper) => {
+                let input = serde_json::json!({ "ServerURL": key, "Username": username, "Secret": password });
+                self.run_helper(&helper, "store", &input.to_string())?;
+                // Docker leaves an empty entry so tools can list logged-in
+                // registries; it also clears any plain-text password.
+                Value::Object(Map::new())
+            }
+            None => {
+                let auth = BASE64.encode(format!("{username}:{password}"));
+                serde_json::json!({ "auth": auth })
+            }
+        };
+        auths_mut(&mut config).insert(key, entry);
+        self.save(&config)
+    }
+
+    /// `logout`: erases the registry's credentials from the helper and from
+    /// `auths`; `Ok(false)` if there was nothing stored.
+    pub fn erase(&self, registry: &str) -> Result<bool, RegistryError> {
+        let mut config = self.load()?;
+        let key = credential_key(registry);
+        let mut found = false;
+        if let Some(helper) = helper_for(&config, &key) {
+            found = self.helper_erase(&helper, &key)?;
+        }
+        let host = normalize_key(&key);
+        let auths = auths_mut(&mut config);
+        let before = auths.len();
+        auths.retain(|k, _| normalize_key(k) != host);
+        if auths.len() != before {
+            found = true;
+            self.save(&config)?;
+        }
+        Ok(found)
+    }
+
+    fn load(&self) -> Result<Value, RegistryError> {
+        let path = self.config_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Value::Object(Map::new()))
+            }
+            Err(e) => return Err(RegistryError::io(format!("read {}", path.display()), e)),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(Map::new()));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(RegistryError::Config {
+                path,
+                detail: "not a json object".into(),
+            }),
+            Err(e) => Err(RegistryError::Config {
+                path,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Writes through a temporary file and a rename so a crash never
+    /// leaves a truncated config.json; a symlinked config.json is updated
+    /// where it points, as docker does.
+    fn save(&self, config: &Value) -> Result<(), RegistryError> {
+        let path = self.config_path();
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
+        let io = |what: &str, e| RegistryError::io(format!("{what} {}", path.display()), e);
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&dir)
+            .map_err(|e| io("create directory for", e))?;
+        let mut bytes = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+        let mut ser = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+        serde::Serialize::serialize(config, &mut ser).map_err(|e| io("serialize", e.into()))?;
+        // NamedTempFile is created with mode 0600.
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| io("create temporary file for", e))?;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| io("write", e))?;
+        tmp.persist(&path).map_err(|e| io("replace", e.error))?;
+        Ok(())
+    }
+
+    fn helper_get(
+        &self,
+        helper: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>, RegistryError> {
+        let Some(out) = self.run_helper(helper, "get", key)? else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct HelperCredentials {
+            #[serde(rename = "Username", default)]
+            username: String,
+            #[serde(rename = "Secret", default)]
+            secret: String,
+        }
+        let creds: HelperCredentials =
+            serde_json::from_str(&out).map_err(|e| RegistryError::Helper {
+                helper: helper.to_string(),
+                action: "get",
+                detail: format!("invalid output: {e}"),
+            })?;
+        if creds.username.is_empty() && creds.secret.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((creds.username, creds.secret)))
+    }
+
+    fn helper_erase(&self, helper: &str, key: &str) -> Result<bool, RegistryError> {
+        Ok(self.run_helper(helper, "erase", key)?.is_some())
+    }
+
+    /// Runs `docker-credential-<helper> <action>` with `input` on stdin;
+    /// `Ok(None)` when the helper reports the credentials don't exist.
+    fn run_helper(
+        &self,
+        helper: &str,
+        action: &'static str,
+        input: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let fail = |detail: String| RegistryError::Helper {
+            helper: helper.to_string(),
+            action,
+            detail,
+        };
+        if helper.contains('/') || helper.contains('\0') {
+            return Err(fail("helper names can't contain '/'".into()));
+        }
+        let program = format!("docker-credential-{helper}");
+        let program = match &self.helper_dir {
+            Some(dir) => dir.join(program),
+            None => PathBuf::from(program),
+        };
+        tracing::debug!(helper, action, "running credential helper");
+        let mut child = Command::new(&program)
+            .arg(action)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(format!("start {}: {e}", program.display())))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A helper that exits without reading its input is judged by
+            // its exit status below, so a broken pipe here is not an error.
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() {
+            return Ok(Some(stdout));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if stdout.contains(HELPER_NOT_FOUND) || stderr.contains(HELPER_NOT_FOUND) {
+            return Ok(None);
+        }
+        let message = if stdout.is_empty() { stderr } else { stdout };
+        Err(fail(format!("{}: {message}", out.status)))
+    }
+}
+
+/// The helper responsible for `key`: a per-host `credHelpers` entry, else
+/// the global `credsStore`.
+fn helper_for(config: &Value, key: &str) -> Option<String> {
+    let host = normalize_key(key);
+    let per_host = config
+        .get("credHelpers")
+        .and_then(Value::as_object)
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| normalize_key(k) == host)
+                .map(|(_, v)| v)
+        });
+    per_host
+        .or_else(|| config.get("credsStore"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn auths_mut(config: &mut Value) -> &mut Map<String, Value> {
+    let root = config
+        .as_object_mut()
+        .expect("load only returns json objects");
+    let auths = root
+        .entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !auths.is_object() {
+        *auths = Value::Object(Map::new());
+    }
+    auths
+        .as_object_mut()
+        .expect("auths was just made an object")
+}

@@ -1,0 +1,256 @@
+//! End-to-end push and pull against a real registry (Debian's
+//! docker-registry on loopback), with and without auth, and against docker.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn push_then_pull_into_an_empty_store_gives_the_same_image() {
+    if !need_root() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let root = Root::new();
+    let id = import_busybox(&root, "busybox");
+    let name = format!("{}/test/busybox:1", registry.addr);
+    root.ok(&["tag", "busybox", &name]);
+    let out = root.ok(&["push", &name]);
+    assert!(
+        out.starts_with(&format!(
+            "The push refers to repository [{}/test/busybox]",
+            registry.addr
+        )),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed"), "{out}");
+    let digest_line = out.lines().last().unwrap();
+    assert!(digest_line.starts_with("1: digest: sha256:"), "{out}");
+    let digest = digest_line.split_whitespace().nth(2).unwrap().to_string();
+    assert_eq!(
+        root.inspect(&name)["RepoDigests"],
+        serde_json::json!([format!("{}/test/busybox@{digest}", registry.addr)])
+    );
+
+    // Pushing again sends nothing.
+    let again = root.ok(&["push", &name]);
+    assert!(
+        again.contains("Layer already exists") && !again.contains(": Pushed"),
+        "{again}"
+    );
+
+    let other = Root::new();
+    let out = other.ok(&["pull", &name]);
+    assert!(out.contains(": Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), name);
+    assert_eq!(other.inspect(&name)["Id"], id);
+    let digests = other.ok(&["images", "--digests", "--format", "{{.Digest}}"]);
+    assert_eq!(digests.trim(), digest);
+    let again = other.ok(&["pull", &name]);
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}")),
+        "{again}"
+    );
+
+    // By digest, into a third store; the image is then known by that digest.
+    let third = Root::new();
+    let by_digest = format!("{}/test/busybox@{digest}", registry.addr);
+    third.ok(&["pull", "-q", &by_digest]);
+    assert_eq!(third.inspect(&by_digest)["Id"], id);
+    assert_eq!(
+        third.ok(&["images", "--format", "{{.Tag}}"]).trim(),
+        "<none>"
+    );
+
+    // All tags.
+    root.ok(&[
+        "tag",
+        "busybox",
+        &format!("{}/test/busybox:2", registry.addr),
+    ]);
+    root.ok(&["push", "-a", &format!("{}/test/busybox", registry.addr)]);
+    let fourth = Root::new();
+    fourth.ok(&["pull", "-a", &format!("{}/test/busybox", registry.addr)]);
+    let mut tags: Vec<String> = fourth
+        .ok(&["images", "--format", "{{.Tag}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["1", "2"]);
+}
+
+#[test]
+fn pull_failures_leave_the_store_as_it_was() {
+    if !need_root() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let root = Root::new();
+    let err = root.fails(&["pull", &format!("{}/no/such:1", registry.addr)]);
+    assert!(
+        err.to_lowercase().contains("manifest unknown") || err.contains("404"),
+        "{err}"
+    );
+    let err = root.fails(&["push", &format!("{}/not/local:1", registry.addr)]);
+    assert!(
+        err.contains("An image does not exist locally with the tag"),
+        "{err}"
+    );
+    // A registry that is not there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    root.fails(&["pull", &format!("127.0.0.1:{port}/x:1")]);
+    assert_eq!(root.ok(&["images", "-q"]), "");
+    assert!(root.entries("tmp").is_empty());
+
+    // A blob corrupted in the registry's storage is refused.
+    import_busybox(&root, "busybox");
+    let name = format!("{}/corrupt/busybox:1", registry.addr);
+    root.ok(&["tag", "busybox", &name]);
+    root.ok(&["push", &name]);
+    let layer = root.inspect(&name)["RootFS"]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = registry.data_dir().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{}/data",
+        &layer[7..9],
+        &layer[7..]
+    ));
+    let mut bytes = fs::read(&blob).unwrap();
+    let n = bytes.len();
+    bytes[n - 2000] ^= 0xff;
+    fs::write(&blob, bytes).unwrap();
+    let fresh = Root::new();
+    let err = fresh.fails(&["pull", &name]);
+    assert!(
+        err.contains("does not match") || err.contains("digest"),
+        "{err}"
+    );
+    assert_eq!(fresh.ok(&["images", "-q"]), "");
+    assert!(fresh.entries("tmp").is_empty());
+    assert!(fresh.entries("blobs/sha256").is_empty());
+}
+
+#[test]
+fn login_push_and_pull_with_basic_auth() {
+    if !need_root() {
+        return;
+    }
+    let registry = Registry::start(Some(("alice", "s3cret")));
+    let root = Root::new();
+    let config = tempfile::tempdir().unwrap();
+    let berth = |args: &[&str]| {
+        let mut c = root.cmd(args);
+        c.env("DOCKER_CONFIG", config.path());
+        c
+    };
+    import_busybox(&root, "busybox");
+    let name = format!("{}/private/busybox:1", registry.addr);
+    root.ok(&["tag", "busybox", &name]);
+    let out = berth(&["push", &name]).output().unwrap();
+    assert!(!out.status.success(), "push without credentials must fail");
+
+    let out = berth(&["login", "-u", "alice", "--password-stdin", &registry.addr])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"wrong\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success(), "a wrong password is refused");
+
+    let out = berth(&["login", "-u", "alice", "-p", "s3cret", &registry.addr])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Login Succeeded"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&fs::read(config.path().join("config.json")).unwrap()).unwrap();
+    assert!(
+        saved["auths"][&registry.addr]["auth"].is_string(),
+        "{saved}"
+    );
+
+    let out = berth(&["push", &name]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = Root::new();
+    let mut pull = other.cmd(&["pull", &name]);
+    pull.env("DOCKER_CONFIG", config.path());
+    let out = pull.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(other.inspect(&name)["Id"], root.inspect(&name)["Id"]);
+
+    let out = berth(&["logout", &registry.addr]).output().unwrap();
+    assert!(out.status.success());
+    let saved: serde_json::Value =
+        serde_json::from_slice(&fs::read(config.path().join("config.json")).unwrap()).unwrap();
+    assert!(saved["auths"].get(&registry.addr).is_none(), "{saved}");
+}
+
+#[test]
+fn images_move_between_berth_and_docker_through_a_registry() {
+    if !need_root() {
+        return;
+    }
+    let Some(_) = docker() else { return };
+    let registry = Registry::start(None);
+    let root = Root::new();
+    let tar = busybox_rootfs_tar().to_str().unwrap().to_string();
+    // docker → registry → berth.
+    let from_docker = format!("{}/from-docker/busybox:1", registry.addr);
+    docker_ok(&["import", "-c", "CMD [\"sh\"]", &tar, &from_docker]);
+    docker_ok(&["push", &from_docker]);
+    let docker_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &from_docker])
+        .trim()
+        .to_string();
+    root.ok(&["pull", &from_docker]);
+    assert_eq!(root.inspect(&from_docker)["Id"], docker_id);
+
+    // berth → registry → docker, the pulled (gzip) layer pushed as is.
+    let to_docker = format!("{}/to-docker/busybox:2", registry.addr);
+    root.ok(&["tag", &from_docker, &to_docker]);
+    root.ok(&["push", &to_docker]);
+    docker_ok(&["rmi", &from_docker]);
+    docker_ok(&["pull", &to_docker]);
+    assert_eq!(
+        docker_ok(&["image", "inspect", "--format", "{{.Id}}", &to_docker]).trim(),
+        docker_id
+    );
+    let _ = Command::new("/usr/bin/docker")
+        .env(
+            "DOCKER_HOST",
+            std::env::var("BERTH_TEST_DOCKER_HOST").unwrap(),
+        )
+        .args(["rmi", &to_docker])
+        .output();
+}
