@@ -254,3 +254,107 @@ fn images_move_between_berth_and_docker_through_a_registry() {
         .args(["rmi", &to_docker])
         .output();
 }
+
+/// An image index in the registry: pull picks this host's platform, or the
+/// one asked for, and records the index digest as docker does.
+#[test]
+fn pull_picks_a_platform_from_an_index() {
+    if !need_root() || !std::path::Path::new("/usr/bin/skopeo").exists() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let root = Root::new();
+    let tar = busybox_rootfs_tar().to_str().unwrap().to_string();
+    root.ok(&["import", &tar, "multi:amd64"]);
+    root.ok(&[
+        "import",
+        "--platform",
+        "linux/arm64",
+        "-c",
+        "LABEL arch=arm64",
+        &tar,
+        "multi:arm64",
+    ]);
+    let layout = tempfile::tempdir().unwrap();
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let archive = layout.path().join(format!("{arch}.tar"));
+        root.ok(&[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            archive.to_str().unwrap(),
+            &format!("multi:{arch}"),
+        ]);
+        tar::Archive::new(fs::File::open(&archive).unwrap())
+            .unpack(layout.path())
+            .unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(layout.path().join("index.json")).unwrap()).unwrap();
+        let mut desc = index["manifests"][0].clone();
+        desc.as_object_mut().unwrap().remove("annotations");
+        desc["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+        manifests.push(desc);
+        fs::remove_file(&archive).unwrap();
+    }
+    // The multi-platform index is a blob; the layout's index.json names it.
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+    let index_bytes = index.to_string();
+    let index_hex = sha256_hex(index_bytes.as_bytes());
+    fs::write(
+        layout.path().join("blobs/sha256").join(&index_hex),
+        &index_bytes,
+    )
+    .unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{index_hex}"),
+        "size": index_bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }]});
+    fs::write(layout.path().join("index.json"), top.to_string()).unwrap();
+    let name = format!("{}/multi/busybox:1", registry.addr);
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:multi", layout.path().display()))
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let host = Root::new();
+    let out = host.ok(&["pull", &name]);
+    let v = host.inspect(&name);
+    assert_eq!(v["Architecture"], "amd64", "{out}");
+    assert_eq!(v["Id"], root.inspect("multi:amd64")["Id"]);
+    // skopeo may re-serialize the index: the registry's copy is the truth.
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    assert!(
+        String::from_utf8_lossy(&raw.stdout).contains("manifests"),
+        "the registry holds an index"
+    );
+    let index_digest = format!("sha256:{}", sha256_hex(&raw.stdout));
+    assert_eq!(
+        v["RepoDigests"],
+        serde_json::json!([format!("{}/multi/busybox@{index_digest}", registry.addr)])
+    );
+
+    let arm = Root::new();
+    arm.ok(&["pull", "--platform", "linux/arm64", &name]);
+    assert_eq!(arm.inspect(&name)["Architecture"], "arm64");
+    let err = Root::new().fails(&["pull", "--platform", "linux/s390x", &name]);
+    assert!(
+        err.contains("no matching manifest for linux/s390x"),
+        "{err}"
+    );
+}

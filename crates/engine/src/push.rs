@@ -37,11 +37,12 @@ pub struct Pushed {
     pub size: usize,
 }
 
-/// One blob to send: its digest, size, and a repository of the same
-/// registry that may already hold it.
+/// One blob to send.
 struct Upload {
     digest: Digest,
     size: u64,
+    /// The short ID its progress line shows; empty for the config blob,
+    /// which has no line in docker's output either.
     label: String,
 }
 
@@ -220,11 +221,6 @@ fn upload(
     }
     report("Pushing");
     let file: File = content.open(&u.digest)?;
-    let label = if u.label.is_empty() {
-        u.digest.short().to_string()
-    } else {
-        u.label.clone()
-    };
     // The client streams from an owned reader on its own; a watcher thread
     // reports the bytes it has taken so far.
     let sent = Arc::new(AtomicU64::new(0));
@@ -235,8 +231,9 @@ fn upload(
     };
     let result = std::thread::scope(|s| {
         s.spawn(|| {
-            while !finished.load(Ordering::Relaxed) {
-                progress.bytes(&label, sent.load(Ordering::Relaxed), Some(u.size));
+            // The config blob has no line of its own, as in docker's output.
+            while !u.label.is_empty() && !finished.load(Ordering::Relaxed) {
+                progress.bytes(&u.label, sent.load(Ordering::Relaxed), Some(u.size));
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
@@ -245,7 +242,9 @@ fn upload(
         r
     });
     result?;
-    progress.bytes(&label, u.size, Some(u.size));
+    if !u.label.is_empty() {
+        progress.bytes(&u.label, u.size, Some(u.size));
+    }
     report("Pushed");
     Ok(())
 }

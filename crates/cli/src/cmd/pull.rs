@@ -36,14 +36,17 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     let pulled = engine
         .pull(&a.name, &opts, progress.as_ref())
         .with_context(|| format!("pull {}", a.name))?;
+    // Status lines go through the progress display so they land below
+    // its bars; the names are printed once the bars are done.
     for p in &pulled {
-        if !a.quiet {
-            if p.up_to_date {
-                println!("Status: Image is up to date for {}", p.name);
-            } else {
-                println!("Status: Downloaded newer image for {}", p.name);
-            }
+        if p.up_to_date {
+            progress.message(&format!("Status: Image is up to date for {}", p.name));
+        } else {
+            progress.message(&format!("Status: Downloaded newer image for {}", p.name));
         }
+    }
+    drop(progress);
+    for p in &pulled {
         println!("{}", p.full_name);
     }
     Ok(0)
