@@ -14,17 +14,7 @@ berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 trap 'rm -rf "$work"; $docker rmi -f berth-bench:1 berth-bench-base:1 >/dev/null 2>&1 || true' EXIT
 
-# The image: busybox plus four layers of 25 MB each (250 files of 100 kB of
-# random data), built by docker itself so its archive is docker's own.
-scripts/make-busybox-rootfs.sh "$work/rootfs.tar"
-$docker import "$work/rootfs.tar" berth-bench-base:1 >/dev/null
-mkdir -p "$work/ctx"
-for d in 1 2 3 4; do
-    mkdir -p "$work/ctx/d$d"
-    for f in $(seq 1 250); do head -c 100000 /dev/urandom > "$work/ctx/d$d/f$f"; done
-done
-printf 'FROM berth-bench-base:1\nCOPY d1 /d1\nCOPY d2 /d2\nCOPY d3 /d3\nCOPY d4 /d4\n' > "$work/ctx/Dockerfile"
-DOCKER_BUILDKIT=0 $docker build -q -t berth-bench:1 "$work/ctx" >/dev/null
+bench/build-image.sh "$work" berth-bench:1
 $docker save -o "$work/image.tar" berth-bench:1
 echo "image archive: $(du -h "$work/image.tar" | cut -f1)"
 

@@ -26,17 +26,7 @@ cleanup() {
 trap cleanup EXIT
 $reg start "$work/registry" "$port"
 
-# The image: busybox plus four layers of 25 MB of random (incompressible)
-# data, built and pushed by docker, so the registry holds gzip layers.
-scripts/make-busybox-rootfs.sh "$work/rootfs.tar"
-$docker import "$work/rootfs.tar" berth-bench-base:1 >/dev/null
-mkdir -p "$work/ctx"
-for d in 1 2 3 4; do
-    mkdir -p "$work/ctx/d$d"
-    for f in $(seq 1 250); do head -c 100000 /dev/urandom > "$work/ctx/d$d/f$f"; done
-done
-printf 'FROM berth-bench-base:1\nCOPY d1 /d1\nCOPY d2 /d2\nCOPY d3 /d3\nCOPY d4 /d4\n' > "$work/ctx/Dockerfile"
-DOCKER_BUILDKIT=0 $docker build -q -t "$img" "$work/ctx" >/dev/null
+bench/build-image.sh "$work" "$img"
 $docker push -q "$img" >/dev/null
 echo "registry holds $(du -sh "$work/registry/data" | cut -f1) for $img"
 $docker rmi -f "$img" berth-bench-base:1 >/dev/null
