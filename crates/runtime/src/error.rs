@@ -38,6 +38,22 @@ pub enum RuntimeError {
     /// A cgroup path or interface file holds something unexpected.
     #[error("cgroup {path}: {reason}")]
     Cgroup { path: PathBuf, reason: String },
+    /// The OCI runtime binary is neither at the given path nor on `PATH`.
+    #[error("runtime {0} not found: install {0} or pass --runtime PATH")]
+    RuntimeNotFound(String),
+    /// The OCI runtime ran but failed; `detail` is its own error message
+    /// (or its exit status when it printed none).
+    #[error("{command} failed: {detail}")]
+    RuntimeCommand { command: String, detail: String },
+    /// The overlay options do not fit in the single page the kernel copies
+    /// from `mount(2)`; the engine must use shorter paths or fewer layers.
+    #[error("overlay on {target}: mount options for {layers} layers are {len} bytes, over the kernel's limit of {max}")]
+    OverlayOptionsTooLong {
+        target: PathBuf,
+        layers: usize,
+        len: usize,
+        max: usize,
+    },
     /// A file operation failed; `action` says which ("read", "write", ...).
     #[error("{action} {path}: {source}")]
     Io {

@@ -1,16 +1,23 @@
-//! Groundwork for `berth run`: everything between "the user typed these
-//! flags" and "a runtime starts the process" that can be decided without
-//! touching the kernel. The OCI spec with docker's defaults, the seccomp
-//! filter, the container user, cgroup files, restart decisions and the
-//! json-file log are all pure functions or plain file I/O on paths the
-//! engine chooses, so they are unit-tested here and wired up by the engine.
+//! berth's container runtime layer: everything between "the user typed
+//! these flags" and "a process runs in its container".
+//!
+//! Most of it decides without touching the kernel: the OCI spec with
+//! docker's defaults, the seccomp filter, the container user, cgroup files,
+//! restart decisions and the json-file log are pure functions or plain file
+//! I/O on paths the engine chooses, so they are unit-tested here and wired
+//! up by the engine. The rest is kept small and behind narrow interfaces:
+//! the overlay mount of the root filesystem, the OCI bundle, and the
+//! runtime ([`backend::RuntimeBackend`], with `runc` as the real one).
 
 #![forbid(unsafe_code)]
 
+pub mod backend;
+pub mod bundle;
 pub mod caps;
 pub mod cgroups;
 mod error;
 pub mod logfile;
+pub mod overlay;
 pub mod resources;
 pub mod restart;
 pub mod rootfs;
