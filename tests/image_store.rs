@@ -12,15 +12,6 @@ use std::process::Command;
 
 use common::*;
 
-fn tmp_file(root: &Root, name: &str, data: &[u8]) -> String {
-    let p = root.path().parent().unwrap().join(format!(
-        "{}-{name}",
-        root.path().file_name().unwrap().to_string_lossy()
-    ));
-    fs::write(&p, data).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
 #[test]
 fn import_then_list_inspect_and_format() {
     if !need_root() {
@@ -258,12 +249,8 @@ fn shared_layers_survive_removal_of_one_image() {
     let base = raw_tar(&[Entry::Dir("etc/"), Entry::File("etc/os", b"base\n")]);
     let top_a = raw_tar(&[Entry::File("a", b"a\n")]);
     let top_b = raw_tar(&[Entry::File("b", b"b\n")]);
-    let a = tmp_file(
-        &root,
-        "a.tar",
-        &docker_archive(&[base.clone(), top_a], "img-a:1"),
-    );
-    let b = tmp_file(&root, "b.tar", &docker_archive(&[base, top_b], "img-b:1"));
+    let a = root.file("a.tar", &docker_archive(&[base.clone(), top_a], "img-a:1"));
+    let b = root.file("b.tar", &docker_archive(&[base, top_b], "img-b:1"));
     root.ok(&["load", "-i", &a]);
     root.ok(&["load", "-i", &b]);
     assert_eq!(
@@ -290,9 +277,9 @@ fn save_and_load_round_trip_keeps_the_image_id() {
     }
     let root = Root::new();
     let id = import_busybox(&root, "busybox:1");
-    let archive = tmp_file(&root, "saved.tar", b"");
+    let archive = root.file("saved.tar", b"");
     root.ok(&["save", "-o", &archive, "busybox:1"]);
-    let oci = tmp_file(&root, "saved-oci.tar", b"");
+    let oci = root.file("saved-oci.tar", b"");
     root.ok(&["save", "--format", "oci-archive", "-o", &oci, "busybox:1"]);
     root.ok(&["rmi", "busybox:1"]);
     assert_eq!(root.ok(&["images", "-q"]), "");
@@ -384,7 +371,7 @@ fn whiteouts_and_hardlinks_survive_load_and_save() {
         Entry::File("d/.wh..wh..opq", b""),
         Entry::File("d/new", b"new\n"),
     ]);
-    let archive = tmp_file(&root, "wh.tar", &docker_archive(&[lower, upper], "wh:1"));
+    let archive = root.file("wh.tar", &docker_archive(&[lower, upper], "wh:1"));
     root.ok(&["load", "-i", &archive]);
     let v = root.inspect("wh:1");
     let data = &v["GraphDriver"]["Data"];
@@ -433,7 +420,7 @@ fn whiteouts_and_hardlinks_survive_load_and_save() {
     assert_eq!(kept_text, b"keep\n");
 
     // Saved back, the archive has OCI whiteouts again and the same ID.
-    let saved = tmp_file(&root, "wh-saved.tar", b"");
+    let saved = root.file("wh-saved.tar", b"");
     root.ok(&["save", "-o", &saved, "wh:1"]);
     let names = tar_names_nested(&fs::read(&saved).unwrap());
     assert!(names.iter().any(|n| n == "a/.wh.gone"), "{names:?}");
@@ -467,10 +454,7 @@ fn hostile_archives_are_refused_and_write_nothing() {
         return;
     }
     let root = Root::new();
-    let victim = root.path().parent().unwrap().join(format!(
-        "{}-victim",
-        root.path().file_name().unwrap().to_string_lossy()
-    ));
+    let victim = root.scratch.path().join("victim");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (
             "parent dir",
@@ -493,7 +477,7 @@ fn hostile_archives_are_refused_and_write_nothing() {
         ),
     ];
     for (what, layer) in cases {
-        let archive = tmp_file(&root, "evil.tar", &docker_archive(&[layer], "evil:1"));
+        let archive = root.file("evil.tar", &docker_archive(&[layer], "evil:1"));
         let err = root.fails(&["load", "-i", &archive]);
         assert!(err.contains("refusing tar entry"), "{what}: {err}");
         assert_eq!(root.ok(&["images", "-q"]), "", "{what}: nothing loaded");
@@ -512,16 +496,16 @@ fn broken_archives_fail_cleanly() {
     }
     let root = Root::new();
     import_busybox(&root, "busybox");
-    let good = tmp_file(&root, "good.tar", b"");
+    let good = root.file("good.tar", b"");
     root.ok(&["save", "-o", &good, "busybox"]);
     let bytes = fs::read(&good).unwrap();
     let fresh = Root::new();
 
-    let truncated = tmp_file(&root, "truncated.tar", &bytes[..bytes.len() / 2]);
+    let truncated = root.file("truncated.tar", &bytes[..bytes.len() / 2]);
     let err = fresh.fails(&["load", "-i", &truncated]);
     assert!(err.contains("load"), "{err}");
 
-    let garbage = tmp_file(&root, "garbage.tar", b"this is not an archive at all");
+    let garbage = root.file("garbage.tar", b"this is not an archive at all");
     fresh.fails(&["load", "-i", &garbage]);
 
     // A layer whose bytes do not match the digest in its name and manifest.
@@ -546,12 +530,12 @@ fn broken_archives_fail_cleanly() {
         }
         b.into_inner().unwrap()
     };
-    let f = tmp_file(&root, "mismatch.tar", &mismatched);
+    let f = root.file("mismatch.tar", &mismatched);
     let err = fresh.fails(&["load", "-i", &f]);
     assert!(err.contains("diff id"), "{err}");
 
     // An OCI layout whose manifest names a blob that is not there.
-    let oci = tmp_file(&root, "oci.tar", b"");
+    let oci = root.file("oci.tar", b"");
     root.ok(&["save", "--format", "oci-archive", "-o", &oci, "busybox"]);
     let dir = tempfile::tempdir().unwrap();
     let mut a = tar::Archive::new(fs::File::open(&oci).unwrap());
@@ -586,7 +570,7 @@ fn killed_load_leaves_a_usable_store() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let layer = raw_tar(&[Entry::File("big", &big)]);
-    let archive = tmp_file(&root, "big.tar", &docker_archive(&[layer], "big:1"));
+    let archive = root.file("big.tar", &docker_archive(&[layer], "big:1"));
     let mut child = root.cmd(&["load", "-i", &archive]).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(150));
     child.kill().unwrap();
@@ -699,7 +683,7 @@ fn docker_archives_interoperate_with_docker() {
         .trim()
         .to_string();
 
-    let archive = tmp_file(&root, "from-docker.tar", b"");
+    let archive = root.file("from-docker.tar", b"");
     docker_ok(&["save", "-o", &archive, &tag]);
     root.ok(&["load", "-i", &archive]);
     assert_eq!(
@@ -711,7 +695,7 @@ fn docker_archives_interoperate_with_docker() {
     let v = root.inspect(&tag);
     assert_eq!(v["RootFS"]["Layers"].as_array().unwrap().len(), 3);
 
-    let back = tmp_file(&root, "to-docker.tar", b"");
+    let back = root.file("to-docker.tar", b"");
     root.ok(&["save", "-o", &back, &tag]);
     docker_ok(&["rmi", &tag]);
     docker_ok(&["load", "-i", &back]);
@@ -741,7 +725,7 @@ fn compressed_archives_load() {
     }
     let root = Root::new();
     let id = import_busybox(&root, "busybox");
-    let archive = tmp_file(&root, "plain.tar", b"");
+    let archive = root.file("plain.tar", b"");
     root.ok(&["save", "-o", &archive, "busybox"]);
     let status = Command::new("gzip")
         .args(["-f", &archive])
@@ -787,11 +771,7 @@ fn a_full_disk_fails_cleanly() {
     assert!(root.entries("tmp").is_empty(), "{:?}", root.entries("tmp"));
     assert!(root.entries("blobs/sha256").is_empty());
     // A small image still fits afterwards: the store is usable.
-    let small = tmp_file(
-        &root,
-        "small.tar",
-        &raw_tar(&[Entry::File("hello", b"hello\n")]),
-    );
+    let small = root.file("small.tar", &raw_tar(&[Entry::File("hello", b"hello\n")]));
     root.ok(&["import", &small, "small"]);
     assert_eq!(
         root.ok(&["images", "--format", "{{.Repository}}"]).trim(),

@@ -25,6 +25,8 @@ pub fn need_root() -> bool {
 /// A berth state directory of its own, removed at the end of the test.
 pub struct Root {
     pub dir: tempfile::TempDir,
+    /// Files a test makes beside its root (archives ...), removed with it.
+    pub scratch: tempfile::TempDir,
 }
 
 impl Root {
@@ -34,7 +36,18 @@ impl Root {
                 .prefix("berth-test-")
                 .tempdir()
                 .expect("create temp root"),
+            scratch: tempfile::Builder::new()
+                .prefix("berth-test-files-")
+                .tempdir()
+                .expect("create temp dir"),
         }
+    }
+
+    /// Writes `data` to a file named `name` in the test's scratch directory.
+    pub fn file(&self, name: &str, data: &[u8]) -> String {
+        let p = self.scratch.path().join(name);
+        fs::write(&p, data).unwrap();
+        p.to_string_lossy().into_owned()
     }
 
     pub fn path(&self) -> &Path {
@@ -126,14 +139,18 @@ pub fn busybox_rootfs_tar() -> &'static Path {
             Path::new(BUSYBOX).exists(),
             "{BUSYBOX} is missing: apt-get install busybox-static"
         );
-        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("busybox-rootfs.tar");
+        // One shared file, rebuilt by each test binary (its content only
+        // changes with the busybox package), so runs leave nothing behind.
+        let path = std::env::temp_dir().join("berth-test-busybox-rootfs.tar");
+        let tmp = std::env::temp_dir().join(format!(
+            "berth-test-busybox-rootfs.tar.{}",
+            std::process::id()
+        ));
         let list = Command::new(BUSYBOX)
             .arg("--list")
             .output()
             .expect("busybox --list");
-        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut b = tar::Builder::new(fs::File::create(&tmp).unwrap());
         let mut dirh = tar::Header::new_gnu();
         dirh.set_entry_type(tar::EntryType::Directory);
         dirh.set_mode(0o755);
@@ -164,6 +181,7 @@ pub fn busybox_rootfs_tar() -> &'static Path {
         h.set_mtime(1_700_000_000);
         b.append_data(&mut h, "etc/passwd", &passwd[..]).unwrap();
         b.finish().unwrap();
+        fs::rename(&tmp, &path).unwrap();
         path
     })
 }

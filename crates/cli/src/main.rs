@@ -57,6 +57,27 @@ enum Command {
     Login(cmd::login::Args),
     /// Log out from a registry
     Logout(cmd::logout::Args),
+    /// Create and run a new container from an image
+    Run(cmd::run::Args),
+    /// Create a new container
+    Create(cmd::run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(cmd::start::Args),
+    /// List containers
+    Ps(cmd::ps::Args),
+    /// Fetch the logs of a container
+    Logs(cmd::logs::Args),
+    /// Stop one or more running containers
+    Stop(cmd::stop::Args),
+    /// Kill one or more running containers
+    Kill(cmd::kill::Args),
+    /// Remove one or more containers
+    Rm(cmd::rm::Args),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(cmd::wait::Args),
+    /// Runs one container to its end (started by run and start)
+    #[command(hide = true)]
+    Monitor(cmd::monitor::Args),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -125,6 +146,23 @@ fn main() -> ExitCode {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(&root, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => cmd::push::run(&root, a),
         Command::Login(a) => cmd::login::run(&root, a),
+        Command::Run(a) => match cmd::run::run(&root, a) {
+            // docker run's own failures exit 125 (126/127 for commands).
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                return ExitCode::from(cmd::run::start_failure_code(&e));
+            }
+            ok => ok,
+        },
+        Command::Create(a) => cmd::create::run(&root, a),
+        Command::Start(a) => cmd::start::run(&root, a),
+        Command::Ps(a) => cmd::ps::run(&root, a),
+        Command::Logs(a) => cmd::logs::run(&root, a),
+        Command::Stop(a) => cmd::stop::run(&root, a),
+        Command::Kill(a) => cmd::kill::run(&root, a),
+        Command::Rm(a) => cmd::rm::run(&root, a),
+        Command::Wait(a) => cmd::wait::run(&root, a),
+        Command::Monitor(a) => cmd::monitor::run(&root, a),
         Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
     };
@@ -134,5 +172,17 @@ fn main() -> ExitCode {
             eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks flag definitions (duplicate short flags ...) only when
+    /// a command is built; this builds them all.
+    #[test]
+    fn command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -1173,7 +1173,7 @@ impl XorShift {
 fn check_no_panic(src: &str) {
     let _ = parse("Dockerfile", src);
     let _ = parse_instruction(src);
-    let lookup = |name: &str| (name.len() % 2 == 0).then(|| name.repeat(2));
+    let lookup = |name: &str| name.len().is_multiple_of(2).then(|| name.repeat(2));
     for escape in ['\\', '`'] {
         let _ = expand(src, escape, &lookup);
         let _ = expand_words(src, escape, &lookup);

@@ -31,6 +31,23 @@ pub enum EngineError {
     InvalidPull(String),
     #[error("{0}")]
     InvalidPush(String),
+    #[error(transparent)]
+    Runtime(#[from] berth_runtime::RuntimeError),
+    /// Docker's own wording.
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("{0}")]
+    InvalidContainer(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("failed to start container: {0}")]
+    StartFailed(String),
+    #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
+    ImageInUse {
+        reference: String,
+        container: String,
+        image: String,
+    },
     #[error("invalid filter {0:?}")]
     InvalidFilter(String),
 }

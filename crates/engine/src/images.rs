@@ -263,6 +263,20 @@ impl Engine {
             }
             _ => None,
         };
+        let target = match &by_tag {
+            Some((id, _)) => id.clone(),
+            None => self.resolve_image(name)?,
+        };
+        let users = self.containers_using(&target)?;
+        if let Some(c) = users.first() {
+            if !force {
+                return Err(EngineError::ImageInUse {
+                    reference: name.to_string(),
+                    container: c.id[..12].to_string(),
+                    image: target.short().to_string(),
+                });
+            }
+        }
         let mut events = Vec::new();
         let id = match by_tag {
             Some((id, full)) => {
@@ -294,13 +308,17 @@ impl Engine {
                 id
             }
         };
+        // A forced removal untags, but a container still needs its image.
+        if !users.is_empty() {
+            return Ok(events);
+        }
         let removed = self.store.delete_images(std::slice::from_ref(&id))?;
         events.extend(removal_events(&removed, &[id]));
         Ok(events)
     }
 
-    /// `image prune`: dangling images, or with `all` every image (no
-    /// container can use one yet).
+    /// `image prune`: dangling images, or with `all` every image, except
+    /// those a container uses.
     pub fn prune_images(
         &mut self,
         all: bool,
@@ -313,8 +331,14 @@ impl Engine {
         let rows = self.list_images(&filter)?;
         let ids: Vec<Digest> = {
             let mut seen = HashSet::new();
+            let used: HashSet<Digest> = self
+                .store
+                .list_containers()?
+                .into_iter()
+                .map(|c| c.image_id)
+                .collect();
             rows.iter()
-                .filter(|r| seen.insert(r.id.clone()))
+                .filter(|r| !used.contains(&r.id) && seen.insert(r.id.clone()))
                 .map(|r| r.id.clone())
                 .collect()
         };

@@ -5,11 +5,13 @@
 
 mod changes;
 mod config;
+mod container;
 mod error;
 mod images;
 mod import;
 mod inspect;
 mod load;
+mod monitor;
 mod progress;
 mod pull;
 mod push;
@@ -22,6 +24,9 @@ use berth_reference::Reference;
 use berth_store::{Digest, Store};
 
 pub use config::ImageConfig;
+pub use container::{
+    parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, LogStream,
+};
 pub use error::EngineError;
 pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};
 pub use import::ImportOptions;

@@ -96,7 +96,7 @@ pub fn parse_cpus(value: &str) -> Result<i64, RuntimeError> {
 /// largest binary unit that divides it evenly, else plain bytes.
 pub(crate) fn format_tmpfs_size(bytes: u64) -> String {
     for (suffix, divisor) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if bytes % divisor == 0 {
+        if bytes.is_multiple_of(divisor) {
             return format!("{}{suffix}", bytes / divisor);
         }
     }

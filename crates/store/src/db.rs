@@ -58,6 +58,22 @@ CREATE TABLE repo_digests (
 );
 CREATE INDEX repo_digests_image ON repo_digests(image_id);
 "#,
+    r#"
+CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    image_id    TEXT NOT NULL REFERENCES images(id),
+    config      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT,
+    pid         INTEGER,
+    monitor_pid INTEGER,
+    exit_code   INTEGER
+);
+CREATE INDEX containers_image ON containers(image_id);
+"#,
 ];
 
 pub(crate) struct Db {
@@ -515,4 +531,116 @@ pub(crate) fn list_layers(c: &Connection) -> Result<Vec<LayerRecord>, StoreError
         .map_err(|e| StoreError::db("list layers", e))?;
     rows.collect::<Result<_, _>>()
         .map_err(|e| StoreError::db("list layers", e))
+}
+
+/// A container as the metadata database knows it. `config` is the engine's
+/// own JSON (what the container was created with); the store does not read
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub image_id: Digest,
+    pub config: String,
+    /// `created`, `running` or `exited`.
+    pub status: String,
+    /// RFC 3339 times.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub pid: Option<u32>,
+    pub monitor_pid: Option<u32>,
+    pub exit_code: Option<i32>,
+}
+
+const CONTAINER_SELECT: &str = "SELECT id, name, image_id, config, status, created_at, started_at, finished_at, pid, monitor_pid, exit_code FROM containers";
+
+fn container_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRecord> {
+    Ok(ContainerRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        image_id: digest_col(r, 2)?,
+        config: r.get(3)?,
+        status: r.get(4)?,
+        created_at: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+        pid: r.get(8)?,
+        monitor_pid: r.get(9)?,
+        exit_code: r.get(10)?,
+    })
+}
+
+pub(crate) fn insert_container(c: &Connection, rec: &ContainerRecord) -> Result<(), StoreError> {
+    let taken: bool = c
+        .query_row(
+            "SELECT 1 FROM containers WHERE name = ?1",
+            [&rec.name],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(|e| StoreError::db("look up container name", e))?
+        .is_some();
+    if taken {
+        return Err(StoreError::NameInUse(rec.name.clone()));
+    }
+    c.execute(
+        "INSERT INTO containers (id, name, image_id, config, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![rec.id, rec.name, rec.image_id.to_string(), rec.config, rec.status, rec.created_at],
+    )
+    .map_err(|e| StoreError::db(format!("record container {}", rec.name), e))?;
+    Ok(())
+}
+
+pub(crate) fn update_container(c: &Connection, rec: &ContainerRecord) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE containers SET name = ?2, status = ?3, started_at = ?4, finished_at = ?5, pid = ?6, monitor_pid = ?7, exit_code = ?8 WHERE id = ?1",
+        params![rec.id, rec.name, rec.status, rec.started_at, rec.finished_at, rec.pid, rec.monitor_pid, rec.exit_code],
+    )
+    .map_err(|e| StoreError::db(format!("update container {}", rec.name), e))?;
+    Ok(())
+}
+
+pub(crate) fn get_container(
+    c: &Connection,
+    id: &str,
+) -> Result<Option<ContainerRecord>, StoreError> {
+    c.query_row(
+        &format!("{CONTAINER_SELECT} WHERE id = ?1"),
+        [id],
+        container_row,
+    )
+    .optional()
+    .map_err(|e| StoreError::db("look up container", e))
+}
+
+pub(crate) fn find_containers(
+    c: &Connection,
+    name_or_prefix: &str,
+) -> Result<Vec<ContainerRecord>, StoreError> {
+    let mut stmt = c
+        .prepare(&format!("{CONTAINER_SELECT} WHERE name = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY name = ?1 DESC"))
+        .map_err(|e| StoreError::db("look up container", e))?;
+    let rows = stmt
+        .query_map([name_or_prefix], container_row)
+        .map_err(|e| StoreError::db("look up container", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("look up container", e))
+}
+
+pub(crate) fn list_containers(c: &Connection) -> Result<Vec<ContainerRecord>, StoreError> {
+    let mut stmt = c
+        .prepare(&format!("{CONTAINER_SELECT} ORDER BY created_at DESC"))
+        .map_err(|e| StoreError::db("list containers", e))?;
+    let rows = stmt
+        .query_map([], container_row)
+        .map_err(|e| StoreError::db("list containers", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("list containers", e))
+}
+
+pub(crate) fn delete_container(c: &Connection, id: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM containers WHERE id = ?1", [id])
+        .map_err(|e| StoreError::db("delete container", e))?;
+    Ok(())
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use compression::{decompress, Compression};
 pub use content::{BlobWriter, ContentStore, StagedBlob};
-pub use db::{ImageLayer, ImageRecord, LayerRecord};
+pub use db::{ContainerRecord, ImageLayer, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, HashingReader};
 pub use export::write_layer_tar;
 pub use extract::{extract_layer, ExtractStats};
@@ -59,6 +59,8 @@ pub enum StoreError {
     },
     #[error("layer {diff_id} is neither in the store nor in the input")]
     MissingLayer { diff_id: Digest },
+    #[error("the container name \"/{0}\" is already in use")]
+    NameInUse(String),
     #[error("image {0} not found in the store")]
     ImageNotFound(Digest),
     #[error("store schema version {found} is newer than this berth supports ({supported}); upgrade berth")]
@@ -401,6 +403,45 @@ impl Store {
     /// The diff id and media type of a stored layer blob, if any image uses it.
     pub fn layer_by_blob(&self, blob: &Digest) -> Result<Option<(Digest, String)>, StoreError> {
         db::layer_by_blob(self.db.conn(), blob)
+    }
+
+    pub fn insert_container(&mut self, rec: &ContainerRecord) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        if !db::image_exists(&tx, &rec.image_id)? {
+            return Err(StoreError::ImageNotFound(rec.image_id.clone()));
+        }
+        db::insert_container(&tx, rec)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit container", e))
+    }
+
+    /// Writes a container's state fields (status, times, pids, exit code).
+    pub fn update_container(&mut self, rec: &ContainerRecord) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        db::update_container(&tx, rec)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit container", e))
+    }
+
+    pub fn container(&self, id: &str) -> Result<Option<ContainerRecord>, StoreError> {
+        db::get_container(self.db.conn(), id)
+    }
+
+    /// Containers whose name is `s` or whose ID starts with it; an exact
+    /// name comes first.
+    pub fn find_containers(&self, s: &str) -> Result<Vec<ContainerRecord>, StoreError> {
+        db::find_containers(self.db.conn(), s)
+    }
+
+    pub fn list_containers(&self) -> Result<Vec<ContainerRecord>, StoreError> {
+        db::list_containers(self.db.conn())
+    }
+
+    pub fn delete_container(&mut self, id: &str) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        db::delete_container(&tx, id)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit container removal", e))
     }
 
     /// Bytes held by the content store.

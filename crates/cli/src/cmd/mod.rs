@@ -1,19 +1,29 @@
 //! One module per command.
 
+pub mod create;
 pub mod df;
 pub mod history;
 pub mod images;
 pub mod import;
 pub mod inspect;
+pub mod kill;
 pub mod load;
 pub mod login;
 pub mod logout;
+pub mod logs;
+pub mod monitor;
 pub mod prune;
+pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rm;
 pub mod rmi;
+pub mod run;
 pub mod save;
+pub mod start;
+pub mod stop;
 pub mod tag;
+pub mod wait;
 
 use std::path::Path;
 

@@ -1,0 +1,31 @@
+use std::path::Path;
+
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes (berth has none yet)
+    #[arg(short, long)]
+    volumes: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    containers: Vec<String>,
+}
+
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let _ = a.volumes;
+    let mut engine = super::open(root)?;
+    let mut code = 0;
+    for c in &a.containers {
+        match engine.remove_container(c, a.force) {
+            Ok(_) => println!("{c}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,197 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use berth_engine::{ContainerOptions, EngineError};
+
+/// The flags `run` and `create` share. `-h` is the hostname, as in docker,
+/// so help is `--help` only.
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Connect a container to a network (none or host for now)
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Set meta data on a container
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    /// Memory limit
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short, long)]
+    pub cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges)
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Runtime to use for this container (a runc-compatible binary)
+    #[arg(long, default_value = "runc")]
+    pub runtime: String,
+    pub image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl CreateArgs {
+    pub fn options(&self) -> Result<ContainerOptions> {
+        if self.tty {
+            bail!("-t is not supported yet: run without a TTY");
+        }
+        let mut env = Vec::new();
+        for f in &self.env_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("open {}: {e}", f.display()))?;
+            env.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
+        }
+        env.extend(self.env.iter().cloned());
+        let labels: BTreeMap<String, String> = self
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l.clone(), String::new()),
+            })
+            .collect();
+        let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+            Ok(match v.as_deref() {
+                None => None,
+                Some("-1") => Some(-1),
+                Some(s) => Some(berth_engine::parse_size(flag, s)?),
+            })
+        };
+        Ok(ContainerOptions {
+            image: self.image.clone(),
+            cmd: self.command.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env,
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            group_add: self.group_add.clone(),
+            hostname: self.hostname.clone(),
+            network: self.network.clone(),
+            auto_remove: self.rm,
+            interactive: self.interactive,
+            labels,
+            memory: size("--memory", &self.memory)?,
+            memory_swap: size("--memory-swap", &self.memory_swap)?,
+            nano_cpus: self
+                .cpus
+                .as_deref()
+                .map(berth_engine::parse_cpus)
+                .transpose()?,
+            cpu_shares: self.cpu_shares,
+            pids_limit: self.pids_limit,
+            privileged: self.privileged,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            read_only: self.read_only,
+            security_opt: self.security_opt.clone(),
+            runtime: self.runtime.clone(),
+        })
+    }
+}
+
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct Args {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// docker's exit codes for a container that could not start: 127 when the
+/// command is not found, 126 when it cannot be invoked, 125 otherwise.
+pub fn start_failure_code(e: &anyhow::Error) -> u8 {
+    let text = format!("{e:#}");
+    if text.contains("no such file or directory") || text.contains("executable file not found") {
+        127
+    } else if text.contains("permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let opts = a.create.options()?;
+    let mut engine = super::open(root)?;
+    let id = match engine.create_container(a.create.name.as_deref(), opts) {
+        Ok(id) => id,
+        Err(e @ EngineError::NoSuchImage(_)) => {
+            eprintln!("Unable to find image '{}' locally", a.create.image);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if a.detach {
+        engine.start_container(&id, false, root)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    let code = engine.start_container(&id, true, root)?.unwrap_or(0);
+    Ok(code.clamp(0, 255) as u8)
+}

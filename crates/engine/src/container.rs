@@ -1,0 +1,466 @@
+//! Containers: create, start (through a monitor process), stop, kill,
+//! remove, wait, list, logs.
+//!
+//! A started container is owned by a monitor: berth re-executed as
+//! `berth monitor ID` (as podman has conmon). The monitor mounts the rootfs,
+//! starts the container with the runtime, becomes its subreaper, copies its
+//! output to the json-file log (and to the terminal for a foreground run),
+//! records the exit code and cleans up. The CLI can exit or be killed at
+//! any point; the monitor stays until the container ends.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_runtime::backend::{Runc, RuntimeBackend};
+use berth_runtime::overlay::OverlayMount;
+use berth_store::{ContainerRecord, Digest, StoreError};
+use chrono::Utc;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{Engine, EngineError};
+
+/// What a container was created with, kept as JSON in the store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerOptions {
+    /// The image as the user named it (docker's `Config.Image`).
+    pub image: String,
+    /// Arguments after the image name.
+    pub cmd: Vec<String>,
+    /// `--entrypoint`; `Some("")` clears the image's.
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub group_add: Vec<String>,
+    pub hostname: Option<String>,
+    /// `none` or `host`.
+    pub network: String,
+    pub auto_remove: bool,
+    pub interactive: bool,
+    pub labels: BTreeMap<String, String>,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub read_only: bool,
+    pub security_opt: Vec<String>,
+    /// `--runtime`: a runc-compatible binary name or path.
+    pub runtime: String,
+}
+
+/// A container as `ps` and `inspect` see it.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub record: ContainerRecord,
+    pub options: ContainerOptions,
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// docker-style names: an adjective and a scientist-ish noun.
+fn random_name() -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "proud", "quirky", "sharp", "tender", "witty",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermi", "galois", "hopper", "kepler", "lovelace",
+        "noether", "pascal", "ritchie", "shannon", "tesla", "turing", "wozniak",
+    ];
+    let mut r = rand::thread_rng();
+    format!(
+        "{}_{}{}",
+        ADJ[r.gen_range(0..16)],
+        NOUN[r.gen_range(0..16)],
+        r.gen_range(0..100)
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+pub(crate) fn process_alive(pid: Option<u32>) -> bool {
+    match pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
+    }
+}
+
+impl Engine {
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        self.store.root().join("containers").join(id)
+    }
+
+    pub(crate) fn backend(&self, runtime: &str) -> Result<Runc, EngineError> {
+        let name = if runtime.is_empty() { "runc" } else { runtime };
+        Ok(Runc::new(name, &self.store.root().join("runc"))?)
+    }
+
+    /// `create`: records the container and prepares its directories.
+    pub fn create_container(
+        &mut self,
+        name: Option<&str>,
+        opts: ContainerOptions,
+    ) -> Result<String, EngineError> {
+        let image = self.resolve_image(&opts.image)?;
+        if !matches!(opts.network.as_str(), "none" | "host") {
+            return Err(EngineError::InvalidContainer(format!(
+                "network {:?} is not supported yet: use --network none or --network host",
+                opts.network
+            )));
+        }
+        let name = match name {
+            Some(n) if !valid_name(n.trim_start_matches('/')) => {
+                return Err(EngineError::InvalidContainer(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )))
+            }
+            Some(n) => n.trim_start_matches('/').to_string(),
+            None => random_name(),
+        };
+        let id: String = {
+            let mut r = rand::thread_rng();
+            (0..32).map(|_| format!("{:02x}", r.gen::<u8>())).collect()
+        };
+        let dir = self.container_dir(&id);
+        for sub in ["upper", "work", "rootfs"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| EngineError::io(format!("create {}", dir.display()), e))?;
+        }
+        let record = ContainerRecord {
+            id: id.clone(),
+            name,
+            image_id: image,
+            config: serde_json::to_string(&opts).expect("options serialize"),
+            status: "created".into(),
+            created_at: now_rfc3339(),
+            started_at: None,
+            finished_at: None,
+            pid: None,
+            monitor_pid: None,
+            exit_code: None,
+        };
+        if let Err(e) = self.store.insert_container(&record) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        Ok(id)
+    }
+
+    /// Finds a container by name or ID prefix, refreshing its state if its
+    /// monitor died without recording how it ended.
+    pub fn container(&mut self, s: &str) -> Result<ContainerInfo, EngineError> {
+        let mut found = self.store.find_containers(s)?;
+        let record = match found.len() {
+            0 => return Err(EngineError::NoSuchContainer(s.to_string())),
+            1 => found.remove(0),
+            _ if found[0].name == s => found.remove(0),
+            _ => return Err(EngineError::AmbiguousId(s.to_string())),
+        };
+        let record = self.reconcile(record)?;
+        let options = serde_json::from_str(&record.config).map_err(|e| {
+            EngineError::InvalidContainer(format!("stored config of {}: {e}", record.name))
+        })?;
+        Ok(ContainerInfo { record, options })
+    }
+
+    pub fn list_containers(&mut self) -> Result<Vec<ContainerInfo>, EngineError> {
+        let records = self.store.list_containers()?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let r = self.reconcile(r)?;
+            let options = serde_json::from_str(&r.config).unwrap_or_default();
+            out.push(ContainerInfo { record: r, options });
+        }
+        Ok(out)
+    }
+
+    /// A container recorded as running whose monitor is gone (SIGKILLed,
+    /// or the machine rebooted) is shown as it really is: still running if
+    /// the runtime says so, otherwise exited with an unknown code.
+    fn reconcile(&mut self, mut r: ContainerRecord) -> Result<ContainerRecord, EngineError> {
+        if r.status != "running" || process_alive(r.monitor_pid) {
+            return Ok(r);
+        }
+        let runtime = serde_json::from_str::<ContainerOptions>(&r.config)
+            .map(|o| o.runtime)
+            .unwrap_or_default();
+        let backend = self.backend(&runtime)?;
+        match backend.state(&r.id)? {
+            Some(s) if s.status == "running" || s.status == "paused" => Ok(r),
+            _ => {
+                let _ = backend.delete(&r.id, true);
+                let _ = OverlayMount::unmount(&self.container_dir(&r.id).join("rootfs"));
+                r.status = "exited".into();
+                // The code was the monitor's to record; 255 says it is lost.
+                r.exit_code = Some(r.exit_code.unwrap_or(255));
+                r.finished_at = Some(r.finished_at.unwrap_or_else(now_rfc3339));
+                r.monitor_pid = None;
+                self.store.update_container(&r)?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// Starts a container through its monitor. Detached, it returns once
+    /// the container runs; attached, the monitor shares this process's
+    /// stdio and the container's exit code is returned.
+    pub fn start_container(
+        &mut self,
+        s: &str,
+        attach: bool,
+        root: &Path,
+    ) -> Result<Option<i32>, EngineError> {
+        let info = self.container(s)?;
+        if info.record.status == "running" {
+            return Ok(None);
+        }
+        let exe =
+            std::env::current_exe().map_err(|e| EngineError::io("find the berth binary", e))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("--root")
+            .arg(root)
+            .arg("monitor")
+            .arg(&info.record.id);
+        // Its own process group: a Ctrl-C meant for the CLI does not kill
+        // the monitor (the container gets it through the runtime instead).
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        if attach {
+            cmd.arg("--attach");
+            if !info.options.interactive {
+                cmd.stdin(Stdio::null());
+            }
+            let status = cmd
+                .status()
+                .map_err(|e| EngineError::io("start the container monitor", e))?;
+            let code = status.code().unwrap_or(125);
+            return Ok(Some(code));
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| EngineError::io("start the container monitor", e))?;
+        // The monitor writes one line once the container runs (or why it
+        // could not start), then never touches this pipe again.
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| EngineError::io("read the monitor", e))?;
+        match line.trim_end().strip_prefix("error: ") {
+            Some(msg) => {
+                let _ = child.wait();
+                Err(EngineError::StartFailed(msg.to_string()))
+            }
+            None if line.trim_end() == "started" => Ok(None),
+            None => {
+                let _ = child.wait();
+                Err(EngineError::StartFailed(
+                    "the container monitor exited before the container started".into(),
+                ))
+            }
+        }
+    }
+
+    /// `kill -s SIGNAL`.
+    pub fn kill_container(&mut self, s: &str, signal: i32) -> Result<String, EngineError> {
+        let info = self.container(s)?;
+        if info.record.status != "running" {
+            return Err(EngineError::NotRunning(info.record.id.clone()));
+        }
+        self.backend(&info.options.runtime)?
+            .kill(&info.record.id, signal, false)?;
+        Ok(info.record.id)
+    }
+
+    /// Waits until the container's monitor is gone; returns the exit code.
+    pub fn wait_container(
+        &mut self,
+        s: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Option<i32>, EngineError> {
+        let start = Instant::now();
+        let info = self.container(s)?;
+        let id = info.record.id.clone();
+        let monitor = info.record.monitor_pid;
+        // The monitor is not our child, so there is nothing to block on:
+        // poll its pid (cheap: one signal-0 call per 10 ms).
+        while info.record.status == "running" && process_alive(monitor) {
+            if timeout.is_some_and(|t| start.elapsed() >= t) {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        match self.store.container(&id)? {
+            Some(r) => Ok(self.reconcile(r)?.exit_code),
+            // Removed by its monitor (--rm): the code was printed by it.
+            None => Ok(None),
+        }
+    }
+
+    /// `stop -t`: SIGTERM, then SIGKILL to every process after the timeout.
+    pub fn stop_container(&mut self, s: &str, timeout: Duration) -> Result<String, EngineError> {
+        let info = self.container(s)?;
+        let id = info.record.id.clone();
+        if info.record.status != "running" {
+            return Ok(id);
+        }
+        let backend = self.backend(&info.options.runtime)?;
+        let _ = backend.kill(&id, 15, false);
+        if self.wait_container(&id, Some(timeout))?.is_none()
+            && self.store.container(&id)?.is_some()
+        {
+            let _ = backend.kill(&id, 9, true);
+            self.wait_container(&id, None)?;
+        }
+        Ok(id)
+    }
+
+    /// `rm [-f]`: a running container needs `force` (it is killed first).
+    pub fn remove_container(&mut self, s: &str, force: bool) -> Result<String, EngineError> {
+        let info = self.container(s)?;
+        let id = info.record.id.clone();
+        if info.record.status == "running" {
+            if !force {
+                return Err(EngineError::InvalidContainer(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    info.record.name
+                )));
+            }
+            let backend = self.backend(&info.options.runtime)?;
+            let _ = backend.kill(&id, 9, true);
+            self.wait_container(&id, None)?;
+        }
+        self.destroy_container(&id, &info.options.runtime)?;
+        Ok(id)
+    }
+
+    /// Removes everything a container has: runtime state, mount, files, row.
+    pub(crate) fn destroy_container(&mut self, id: &str, runtime: &str) -> Result<(), EngineError> {
+        let _ = self.backend(runtime)?.delete(id, true);
+        let dir = self.container_dir(id);
+        OverlayMount::unmount(&dir.join("rootfs"))?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(format!("remove {}", dir.display()), e)),
+        }
+        self.store.delete_container(id)?;
+        Ok(())
+    }
+
+    /// Containers that use an image, for `rmi`.
+    pub(crate) fn containers_using(
+        &self,
+        image: &Digest,
+    ) -> Result<Vec<ContainerRecord>, StoreError> {
+        Ok(self
+            .store
+            .list_containers()?
+            .into_iter()
+            .filter(|c| &c.image_id == image)
+            .collect())
+    }
+}
+
+/// Which stream a log record came from.
+pub use berth_runtime::logfile::Stream as LogStream;
+
+/// `--memory 512m` and friends, with docker's units and errors.
+pub fn parse_size(flag: &str, value: &str) -> Result<i64, EngineError> {
+    Ok(berth_runtime::units::parse_size(flag, value)?)
+}
+
+/// `--cpus 1.5` as nano-CPUs.
+pub fn parse_cpus(value: &str) -> Result<i64, EngineError> {
+    Ok(berth_runtime::units::parse_cpus(value)?)
+}
+
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`).
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    const SIGNALS: [(&str, i32); 16] = [
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STOP", 19),
+    ];
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| EngineError::InvalidContainer(format!("invalid signal: {s}")))
+}
+
+impl Engine {
+    /// `logs`: the container's json-file log, filtered, record by record.
+    pub fn container_logs(
+        &mut self,
+        s: &str,
+        tail: Option<usize>,
+        since: Option<&str>,
+        until: Option<&str>,
+        emit: &mut dyn FnMut(LogStream, &[u8]) -> std::ops::ControlFlow<()>,
+        timestamps: bool,
+    ) -> Result<(), EngineError> {
+        use berth_runtime::logfile::{parse_log_time, read_logs, ReadOptions};
+        let info = self.container(s)?;
+        let path = self
+            .container_dir(&info.record.id)
+            .join(crate::monitor::LOG_FILE);
+        if !path.exists() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let utc = chrono::FixedOffset::east_opt(0).expect("zero offset");
+        let opts = ReadOptions {
+            tail,
+            since: since
+                .map(|v| parse_log_time("--since", v, now, utc))
+                .transpose()?,
+            until: until
+                .map(|v| parse_log_time("--until", v, now, utc))
+                .transpose()?,
+        };
+        read_logs(&path, &opts, |entry| {
+            emit(entry.stream, &entry.render(timestamps))
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,397 @@
+//! End-to-end container tests through the `berth` command: foreground and
+//! detached runs on runc, docker's exit codes and security defaults, limits
+//! read back from the host's cgroup files, the lifecycle commands, and a
+//! monitor killed with SIGKILL.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn ready(root: &Root) -> bool {
+    if !need_root() {
+        return false;
+    }
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: runc is not installed");
+        return false;
+    }
+    import_busybox(root, "busybox");
+    true
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Mounts under this test's root still present.
+fn mounts_under(root: &Root) -> Vec<String> {
+    let prefix = root.path().to_string_lossy().into_owned();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&prefix))
+        .collect()
+}
+
+/// A container's cgroup file for a controller, v1 or v2.
+fn cgroup_file(id: &str, v1_controller: &str, v1_file: &str, v2_file: &str) -> PathBuf {
+    let v1 = Path::new("/sys/fs/cgroup")
+        .join(v1_controller)
+        .join("berth")
+        .join(id)
+        .join(v1_file);
+    if v1.exists() {
+        return v1;
+    }
+    Path::new("/sys/fs/cgroup/berth").join(id).join(v2_file)
+}
+
+#[test]
+fn foreground_runs_give_output_and_docker_exit_codes() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let out = root.run(&["run", "--rm", "busybox", "echo", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\n");
+    let out = root.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo to-stderr >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stderr(&out), "to-stderr\n");
+    let out = root.run(&["run", "--rm", "busybox", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = root.run(&["run", "--rm", "no-such-image"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Unable to find image 'no-such-image' locally"),
+        "{}",
+        stderr(&out)
+    );
+    let out = root.run(&["run", "--rm", "--bogus-flag", "busybox"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(root.ok(&["ps", "-a", "-q"]), "", "--rm containers are gone");
+    assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
+
+    // Without --rm the container stays, exited, with its code and logs.
+    let out = root.run(&[
+        "run",
+        "--name",
+        "kept",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept-output; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let ps = root.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("kept Exited (4) "), "{ps}");
+    assert_eq!(root.ok(&["logs", "kept"]), "kept-output\n");
+    assert_eq!(root.ok(&["wait", "kept"]).trim(), "4");
+}
+
+#[test]
+fn containers_get_dockers_security_defaults() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let status = root.ok(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+    assert!(status.contains("CapEff:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    let out = root.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/panic",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "/proc/sys is read-only");
+    // The cgroup hierarchies (v1 controllers, or the v2 tree) are read-only,
+    // so container root cannot raise its own limits.
+    let script = "d=/sys/fs/cgroup/memory; [ -d $d ] || d=/sys/fs/cgroup; mkdir $d/escape";
+    let out = root.run(&["run", "--rm", "busybox", "sh", "-c", script]);
+    assert_ne!(out.status.code(), Some(0), "cgroupfs is read-only");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let out = root.run(&["run", "--rm", "busybox", "unshare", "-m", "true"]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "seccomp and capabilities refuse new namespaces"
+    );
+    assert!(
+        root.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"])
+            .trim()
+            == "1",
+        "the command is pid 1"
+    );
+
+    let dropped = root.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(dropped.contains("0000000000000000"), "{dropped}");
+    let added = root.ok(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(added.contains("00000000a82425fb"), "{added}");
+    let unconfined = root.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert!(unconfined.contains("Seccomp:\t0"), "{unconfined}");
+    let out = root.run(&["run", "--rm", "--read-only", "busybox", "touch", "/newfile"]);
+    assert_ne!(out.status.code(), Some(0), "--read-only rootfs");
+}
+
+#[test]
+fn user_env_workdir_and_hostname() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let out = root.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        "-h",
+        "boxy",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; id -g; pwd; echo $FOO; hostname; cat /etc/hostname; echo $HOME",
+    ]);
+    assert_eq!(out, "65534\n65534\n/tmp\nbar\nboxy\nboxy\n/nonexistent\n");
+    let err = root.fails(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert!(err.contains("unable to find user nosuchuser"), "{err}");
+}
+
+#[test]
+fn limits_are_set_in_the_hosts_cgroup_files() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let id = root
+        .ok(&[
+            "run",
+            "-d",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    let memory = fs::read_to_string(cgroup_file(
+        &id,
+        "memory",
+        "memory.limit_in_bytes",
+        "memory.max",
+    ))
+    .unwrap();
+    let pids = fs::read_to_string(cgroup_file(&id, "pids", "pids.max", "pids.max")).unwrap();
+    root.ok(&["rm", "-f", &id]);
+    assert_eq!(memory.trim(), "67108864");
+    assert_eq!(pids.trim(), "50");
+    assert!(
+        !cgroup_file(&id, "memory", "memory.limit_in_bytes", "memory.max").exists(),
+        "cgroup removed with the container"
+    );
+}
+
+#[test]
+fn detached_lifecycle_logs_stop_wait_rm() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let id = root
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; echo warn >&2; while true; do sleep 0.1; done",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "run -d prints the ID: {id}");
+    let ps = root.ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with(&format!("{} web Up ", &id[..12])), "{ps}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !root.ok(&["logs", "web"]).contains("started") {
+        assert!(Instant::now() < deadline, "no output logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = root.run(&["logs", "web"]);
+    assert_eq!(stdout(&out), "started\n");
+    assert_eq!(stderr(&out), "warn\n");
+
+    let err = root.fails(&["rm", "web"]);
+    assert!(err.contains("container is running"), "{err}");
+    let err = root.fails(&["create", "--name", "web", "busybox"]);
+    assert!(err.contains("is already in use"), "{err}");
+    let err = root.fails(&["rmi", "busybox"]);
+    assert!(
+        err.contains("container") && err.contains("is using its referenced image"),
+        "{err}"
+    );
+
+    assert_eq!(root.ok(&["stop", "-t", "1", "web"]).trim(), "web");
+    let ps = root.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        ps.starts_with("web Exited (137)"),
+        "sh ignores SIGTERM as pid 1, so stop kills it: {ps}"
+    );
+    assert_eq!(root.ok(&["wait", "web"]).trim(), "137");
+    assert_eq!(
+        root.ok(&["ps", "-q"]),
+        "",
+        "ps without -a hides exited containers"
+    );
+
+    // start brings it back, detached.
+    root.ok(&["start", "web"]);
+    assert!(root.ok(&["ps", "--format", "{{.Names}}"]).contains("web"));
+    root.ok(&["kill", "web"]);
+    assert_eq!(root.ok(&["wait", "web"]).trim(), "137");
+    root.ok(&["rm", "web"]);
+    assert_eq!(root.ok(&["ps", "-a", "-q"]), "");
+    assert!(
+        root.entries("containers").is_empty(),
+        "{:?}",
+        root.entries("containers")
+    );
+    assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
+}
+
+#[test]
+fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let id = root
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let monitor = monitor_pid(&id).expect("a monitor process for the container");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    // The container outlives its monitor, and says so.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{monitor}")).exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(root
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .starts_with("Up "));
+    root.ok(&["rm", "-f", &id]);
+    assert_eq!(root.ok(&["ps", "-a", "-q"]), "");
+    assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
+}
+
+/// The pid of the `berth monitor ID` process, found in /proc.
+fn monitor_pid(id: &str) -> Option<i32> {
+    let needle = format!("monitor\0{id}");
+    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+        String::from_utf8_lossy(&cmdline)
+            .contains(&needle)
+            .then_some(pid)
+    })
+}
+
+#[test]
+fn many_runs_at_once_on_one_root() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            root.cmd(&[
+                "run",
+                "--rm",
+                "busybox",
+                "sh",
+                "-c",
+                &format!("echo run-{i}"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), format!("run-{i}\n"));
+    }
+}
