@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # berth's main job so far, end to end: make a base image, import it, list,
-# inspect, save and load it back. Uses its own state directory unless
+# inspect, save and load it back, then run containers from it. Uses its own state directory unless
 # BERTH_ROOT is set. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +29,17 @@ step "berth rmi busybox localhost:5000/demo/busybox:1"
 $berth rmi busybox localhost:5000/demo/busybox:1
 step "berth load -i busybox.tar"
 $berth load -i "$work/busybox.tar"
+step "berth run --rm busybox sh -c 'echo hello from \$(hostname); id'"
+$berth run --rm busybox sh -c 'echo hello from $(hostname); id'
+step "berth run -d --name ticker busybox sh -c 'while true; do date; sleep 1; done'"
+$berth run -d --name ticker busybox sh -c 'while true; do date; sleep 1; done'
+sleep 2
+step "berth ps"
+$berth ps
+step "berth logs ticker"
+$berth logs ticker
+step "berth stop -t 1 ticker && berth rm ticker"
+$berth stop -t 1 ticker
+$berth rm ticker
 step "berth system df"
 $berth system df

@@ -146,13 +146,14 @@ impl Engine {
         if let Ok(mut l) = log.lock() {
             let _ = l.finish();
         }
-        let _ = self
-            .backend(&info.options.runtime)?
-            .delete(&record.id, true);
-        OverlayMount::unmount(&dir.join("rootfs"))?;
         if info.options.auto_remove {
+            // Deletes the runtime's container and unmounts as well.
             self.destroy_container(&record.id, &info.options.runtime)?;
         } else {
+            let _ = self
+                .backend(&info.options.runtime)?
+                .delete(&record.id, true);
+            OverlayMount::unmount(&dir.join("rootfs"))?;
             record.status = "exited".into();
             record.exit_code = Some(code);
             record.finished_at = Some(now_rfc3339());

@@ -17,6 +17,13 @@ pub struct Args {
 pub fn run(root: &Path, a: Args) -> Result<u8> {
     let _ = a.volumes;
     let mut engine = super::open(root)?;
+    if a.force {
+        // Kill them all first: a container's namespaces take the kernel a
+        // while to tear down, and this lets those teardowns overlap.
+        for c in &a.containers {
+            let _ = engine.kill_container(c, 9);
+        }
+    }
     let mut code = 0;
     for c in &a.containers {
         match engine.remove_container(c, a.force) {
