@@ -395,3 +395,87 @@ fn many_runs_at_once_on_one_root() {
         assert_eq!(stdout(&out), format!("run-{i}\n"));
     }
 }
+
+#[test]
+fn bind_and_tmpfs_mounts_and_inspect() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    let host = root.scratch.path().join("shared");
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("in"), b"from the host\n").unwrap();
+    let bind = format!("{}:/data", host.display());
+    let out = root.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/in; echo from-container > /data/out",
+    ]);
+    assert_eq!(out, "from the host\n");
+    assert_eq!(
+        fs::read(host.join("out")).unwrap(),
+        b"from-container\n",
+        "a bind mount writes through"
+    );
+    let ro = format!("{}:/data:ro", host.display());
+    let out = root.run(&["run", "--rm", "-v", &ro, "busybox", "touch", "/data/nope"]);
+    assert_ne!(out.status.code(), Some(0), "a :ro bind mount is read-only");
+    let out = root.ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/scratch",
+        "--mount",
+        "type=tmpfs,target=/small,tmpfs-size=1m",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E ' /(scratch|small) ' /proc/mounts",
+    ]);
+    assert!(
+        out.contains("/scratch tmpfs")
+            && out.contains("/small tmpfs")
+            && out.contains("size=1024k"),
+        "{out}"
+    );
+    let err = root.fails(&["run", "--rm", "-v", "relative:/x", "busybox", "true"]);
+    assert!(err.contains("invalid mount"), "{err}");
+
+    let out = root.run(&[
+        "run",
+        "--name",
+        "looked-at",
+        "-v",
+        &bind,
+        "-e",
+        "A=1",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&root.ok(&["inspect", "looked-at"])).unwrap();
+    let c = &v[0];
+    assert_eq!(c["Name"], "/looked-at");
+    assert_eq!(c["State"]["Status"], "exited");
+    assert_eq!(c["State"]["ExitCode"], 2);
+    assert_eq!(c["Path"], "sh");
+    assert_eq!(c["Args"], serde_json::json!(["-c", "exit 2"]));
+    assert_eq!(c["Mounts"][0]["Destination"], "/data");
+    assert!(c["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("A=1")));
+    assert_eq!(
+        root.ok(&["inspect", "--type", "image", "--format", "{{.Id}}", "busybox"])
+            .len(),
+        72
+    );
+    root.ok(&["rm", "looked-at"]);
+}

@@ -54,6 +54,150 @@ pub struct ContainerOptions {
     pub security_opt: Vec<String>,
     /// `--runtime`: a runc-compatible binary name or path.
     pub runtime: String,
+    /// `-v`, `--mount` and `--tmpfs`, in the order given.
+    #[serde(default)]
+    pub mounts: Vec<MountOption>,
+}
+
+/// A mount asked for on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountOption {
+    Bind {
+        source: PathBuf,
+        target: String,
+        readonly: bool,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+        mode: Option<u32>,
+        options: Vec<String>,
+    },
+}
+
+fn mount_error(spec: &str, why: &str) -> EngineError {
+    EngineError::InvalidContainer(format!("invalid mount {spec:?}: {why}"))
+}
+
+fn absolute_target(spec: &str, target: &str) -> Result<String, EngineError> {
+    if !target.starts_with('/') {
+        return Err(mount_error(spec, "the container path must be absolute"));
+    }
+    if target == "/" {
+        return Err(mount_error(spec, "the container path cannot be '/'"));
+    }
+    Ok(target.to_string())
+}
+
+impl MountOption {
+    /// `-v /host:/ctr[:ro|rw]`. docker creates a missing host directory
+    /// for `-v`; named volumes come with the volumes issue.
+    pub fn parse_volume(spec: &str) -> Result<MountOption, EngineError> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [s, t] => (*s, *t, ""),
+            [s, t, m] => (*s, *t, *m),
+            _ => {
+                return Err(mount_error(
+                    spec,
+                    "expected /host/path:/container/path[:ro]",
+                ))
+            }
+        };
+        if !source.starts_with('/') {
+            return Err(mount_error(
+                spec,
+                "named volumes are not supported yet: give an absolute host path",
+            ));
+        }
+        let readonly = match mode {
+            "" | "rw" => false,
+            "ro" => true,
+            other => return Err(mount_error(spec, &format!("unknown mode {other:?}"))),
+        };
+        let target = absolute_target(spec, target)?;
+        std::fs::create_dir_all(source)
+            .map_err(|e| EngineError::io(format!("create bind source {source}"), e))?;
+        Ok(MountOption::Bind {
+            source: PathBuf::from(source),
+            target,
+            readonly,
+        })
+    }
+
+    /// `--tmpfs /ctr[:opt,opt]`.
+    pub fn parse_tmpfs(spec: &str) -> Result<MountOption, EngineError> {
+        let (target, opts) = spec.split_once(':').unwrap_or((spec, ""));
+        let target = absolute_target(spec, target)?;
+        let options = opts
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(MountOption::Tmpfs {
+            target,
+            size: None,
+            mode: None,
+            options,
+        })
+    }
+
+    /// `--mount type=bind|tmpfs,source=...,target=...,readonly,tmpfs-size=...,tmpfs-mode=...`.
+    pub fn parse_mount(spec: &str) -> Result<MountOption, EngineError> {
+        let mut kind = "volume";
+        let (mut source, mut target, mut readonly, mut size, mut mode) =
+            (None, None, false, None, None);
+        for field in spec.split(',') {
+            let (k, v) = field.split_once('=').unwrap_or((field, ""));
+            match k {
+                "type" => kind = v,
+                "source" | "src" => source = Some(v.to_string()),
+                "target" | "destination" | "dst" => target = Some(v.to_string()),
+                "readonly" | "ro" => readonly = !matches!(v, "false" | "0"),
+                "tmpfs-size" => {
+                    size = Some(parse_size("tmpfs-size", v)?.max(0) as u64);
+                }
+                "tmpfs-mode" => {
+                    mode = Some(
+                        u32::from_str_radix(v, 8)
+                            .map_err(|_| mount_error(spec, "tmpfs-mode must be octal"))?,
+                    );
+                }
+                "bind-propagation" | "consistency" => {}
+                other => return Err(mount_error(spec, &format!("unexpected key '{other}'"))),
+            }
+        }
+        let target = absolute_target(
+            spec,
+            &target.ok_or_else(|| mount_error(spec, "target is required"))?,
+        )?;
+        match kind {
+            "bind" => {
+                let source = source.ok_or_else(|| mount_error(spec, "source is required"))?;
+                if !Path::new(&source).exists() {
+                    return Err(mount_error(
+                        spec,
+                        &format!("bind source path does not exist: {source}"),
+                    ));
+                }
+                Ok(MountOption::Bind {
+                    source: PathBuf::from(source),
+                    target,
+                    readonly,
+                })
+            }
+            "tmpfs" => Ok(MountOption::Tmpfs {
+                target,
+                size,
+                mode,
+                options: Vec::new(),
+            }),
+            other => Err(mount_error(
+                spec,
+                &format!("mount type {other:?} is not supported yet"),
+            )),
+        }
+    }
 }
 
 /// A container as `ps` and `inspect` see it.
@@ -462,5 +606,150 @@ impl Engine {
             emit(entry.stream, &entry.render(timestamps))
         })?;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// `inspect CONTAINER`: docker's JSON shape for the fields berth has.
+    pub fn inspect_container(&mut self, s: &str) -> Result<serde_json::Value, EngineError> {
+        use serde_json::json;
+        let info = self.container(s)?;
+        let r = &info.record;
+        let o = &info.options;
+        let image = crate::config::ImageConfig::parse(&self.store.content().read(&r.image_id)?)?;
+        let args = crate::monitor::command_line(&info, &image).unwrap_or_default();
+        let dir = self.container_dir(&r.id);
+        let layers_dir = self.store.layers_dir();
+        let mut lower: Vec<String> = self
+            .store
+            .overlay_lower_links(&r.image_id)?
+            .iter()
+            .map(|l| layers_dir.join(l).display().to_string())
+            .collect();
+        lower.reverse();
+        let running = r.status == "running";
+        let mounts: Vec<serde_json::Value> = o
+            .mounts
+            .iter()
+            .map(|m| match m {
+                MountOption::Bind { source, target, readonly } => json!({
+                    "Type": "bind", "Source": source, "Destination": target, "Mode": if *readonly { "ro" } else { "" },
+                    "RW": !readonly, "Propagation": "rprivate",
+                }),
+                MountOption::Tmpfs { target, .. } => json!({
+                    "Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": true, "Propagation": "",
+                }),
+            })
+            .collect();
+        let binds: Vec<String> = o
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                MountOption::Bind {
+                    source,
+                    target,
+                    readonly,
+                } => Some(format!(
+                    "{}:{target}{}",
+                    source.display(),
+                    if *readonly { ":ro" } else { "" }
+                )),
+                MountOption::Tmpfs { .. } => None,
+            })
+            .collect();
+        let cfg = image.container_config();
+        let entrypoint = match &o.entrypoint {
+            Some(e) if e.is_empty() => serde_json::Value::Null,
+            Some(e) => json!([e]),
+            None => cfg
+                .and_then(|c| c.get("Entrypoint"))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        };
+        let cmd = if o.cmd.is_empty() {
+            if o.entrypoint.is_some() {
+                serde_json::Value::Null
+            } else {
+                cfg.and_then(|c| c.get("Cmd"))
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null)
+            }
+        } else {
+            json!(o.cmd)
+        };
+        let zero = "0001-01-01T00:00:00Z";
+        Ok(json!({
+            "Id": r.id,
+            "Created": r.created_at,
+            "Path": args.first().cloned().unwrap_or_default(),
+            "Args": args.get(1..).unwrap_or_default(),
+            "State": {
+                "Status": r.status,
+                "Running": running,
+                "Paused": false,
+                "Restarting": false,
+                "OOMKilled": false,
+                "Dead": false,
+                "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
+                "ExitCode": r.exit_code.unwrap_or(0),
+                "Error": "",
+                "StartedAt": r.started_at.clone().unwrap_or_else(|| zero.into()),
+                "FinishedAt": r.finished_at.clone().unwrap_or_else(|| zero.into()),
+            },
+            "Image": r.image_id.to_string(),
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": dir.join(crate::monitor::LOG_FILE),
+            "Name": format!("/{}", r.name),
+            "RestartCount": 0,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "HostConfig": {
+                "Binds": if binds.is_empty() { serde_json::Value::Null } else { json!(binds) },
+                "NetworkMode": o.network,
+                "AutoRemove": o.auto_remove,
+                "Privileged": o.privileged,
+                "ReadonlyRootfs": o.read_only,
+                "CapAdd": if o.cap_add.is_empty() { serde_json::Value::Null } else { json!(o.cap_add) },
+                "CapDrop": if o.cap_drop.is_empty() { serde_json::Value::Null } else { json!(o.cap_drop) },
+                "SecurityOpt": if o.security_opt.is_empty() { serde_json::Value::Null } else { json!(o.security_opt) },
+                "Memory": o.memory.unwrap_or(0),
+                "MemorySwap": o.memory_swap.unwrap_or(0),
+                "NanoCpus": o.nano_cpus.unwrap_or(0),
+                "CpuShares": o.cpu_shares.unwrap_or(0),
+                "PidsLimit": o.pids_limit,
+                "Runtime": if o.runtime.is_empty() { "runc" } else { o.runtime.as_str() },
+            },
+            "GraphDriver": {
+                "Data": {
+                    "LowerDir": lower.join(":"),
+                    "MergedDir": dir.join("rootfs"),
+                    "UpperDir": dir.join("upper"),
+                    "WorkDir": dir.join("work"),
+                },
+                "Name": "overlay",
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": o.hostname.clone().unwrap_or_else(|| r.id[..12].to_string()),
+                "Domainname": "",
+                "User": o.user.clone().or_else(|| cfg.and_then(|c| c.get("User")).and_then(|u| u.as_str()).map(str::to_string)).unwrap_or_default(),
+                "AttachStdin": o.interactive,
+                "AttachStdout": true,
+                "AttachStderr": true,
+                "Tty": false,
+                "OpenStdin": o.interactive,
+                "StdinOnce": o.interactive,
+                "Env": crate::monitor::environment(&info, &image),
+                "Cmd": cmd,
+                "Image": o.image,
+                "Volumes": serde_json::Value::Null,
+                "WorkingDir": o.workdir.clone().or_else(|| cfg.and_then(|c| c.get("WorkingDir")).and_then(|w| w.as_str()).map(str::to_string)).unwrap_or_default(),
+                "Entrypoint": entrypoint,
+                "OnBuild": serde_json::Value::Null,
+                "Labels": o.labels,
+            },
+        }))
     }
 }

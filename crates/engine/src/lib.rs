@@ -25,7 +25,7 @@ use berth_store::{Digest, Store};
 
 pub use config::ImageConfig;
 pub use container::{
-    parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, LogStream,
+    parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, LogStream, MountOption,
 };
 pub use error::EngineError;
 pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};

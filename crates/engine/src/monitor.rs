@@ -13,12 +13,12 @@ use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
 use berth_runtime::overlay::OverlayMount;
 use berth_runtime::resources::Resources;
 use berth_runtime::seccomp::{KernelVersion, SeccompMode};
-use berth_runtime::spec::{build_spec, daemon_environment, NetworkMode, RunConfig};
+use berth_runtime::spec::{build_spec, daemon_environment, MountSpec, NetworkMode, RunConfig};
 use chrono::Utc;
 use serde_json::Value;
 
 use crate::config::ImageConfig;
-use crate::container::{now_rfc3339, ContainerInfo};
+use crate::container::{now_rfc3339, ContainerInfo, MountOption};
 use crate::{Engine, EngineError};
 
 /// Where a container's output is logged, inside its directory.
@@ -37,7 +37,10 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// docker's rule for what runs: `--entrypoint` replaces the image's (and
 /// drops its CMD), arguments after the image replace CMD.
-fn command_line(info: &ContainerInfo, image: &ImageConfig) -> Result<Vec<String>, EngineError> {
+pub(crate) fn command_line(
+    info: &ContainerInfo,
+    image: &ImageConfig,
+) -> Result<Vec<String>, EngineError> {
     let cfg = image.container_config();
     let (entrypoint, default_cmd) = match &info.options.entrypoint {
         Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
@@ -61,7 +64,7 @@ fn command_line(info: &ContainerInfo, image: &ImageConfig) -> Result<Vec<String>
 
 /// Image env, then `-e` (a later `KEY=` wins; a bare `KEY` takes this
 /// process's value, as docker does).
-fn environment(info: &ContainerInfo, image: &ImageConfig) -> Vec<String> {
+pub(crate) fn environment(info: &ContainerInfo, image: &ImageConfig) -> Vec<String> {
     let mut env: Vec<String> = strings(image.container_config().and_then(|c| c.get("Env")));
     for e in &info.options.env {
         let entry = match e.split_once('=') {
@@ -290,7 +293,33 @@ impl Engine {
             cap_drop: info.options.cap_drop.clone(),
             seccomp,
             no_new_privileges,
-            mounts: Vec::new(),
+            mounts: info
+                .options
+                .mounts
+                .iter()
+                .map(|m| match m {
+                    MountOption::Bind {
+                        source,
+                        target,
+                        readonly,
+                    } => MountSpec::Bind {
+                        source: source.clone(),
+                        destination: target.clone(),
+                        readonly: *readonly,
+                    },
+                    MountOption::Tmpfs {
+                        target,
+                        size,
+                        mode,
+                        options,
+                    } => MountSpec::Tmpfs {
+                        destination: target.clone(),
+                        size: *size,
+                        mode: *mode,
+                        options: options.clone(),
+                    },
+                })
+                .collect(),
             network: if info.options.network == "host" {
                 NetworkMode::Host
             } else {

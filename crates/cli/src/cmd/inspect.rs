@@ -9,6 +9,9 @@ pub struct Args {
     /// Format output using a Go template or "json"
     #[arg(short, long)]
     format: Option<String>,
+    /// Return JSON for the specified type only (container or image)
+    #[arg(long = "type", value_parser = ["container", "image"])]
+    kind: Option<String>,
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
 }
@@ -16,11 +19,19 @@ pub struct Args {
 /// Prints what could be found, then fails if anything could not: docker's
 /// behaviour, so `inspect a b` still shows `a` when `b` is missing.
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    let engine = super::open(root)?;
+    let mut engine = super::open(root)?;
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        match engine.inspect_image(name) {
+        let found = match a.kind.as_deref() {
+            Some("image") => engine.inspect_image(name),
+            Some(_) => engine.inspect_container(name),
+            // docker looks for a container first, then an image.
+            None => engine
+                .inspect_container(name)
+                .or_else(|_| engine.inspect_image(name)),
+        };
+        match found {
             Ok(v) => values.push(v),
             Err(e) => errors.push(e),
         }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use berth_engine::{ContainerOptions, EngineError};
+use berth_engine::{ContainerOptions, EngineError, MountOption};
 
 /// The flags `run` and `create` share. `-h` is the hostname, as in docker,
 /// so help is `--help` only.
@@ -81,6 +81,15 @@ pub struct CreateArgs {
     /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges)
     #[arg(long)]
     pub security_opt: Vec<String>,
+    /// Bind mount a host directory (/host:/container[:ro])
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|tmpfs,source=...,target=...,readonly)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (/container[:options])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
     /// Runtime to use for this container (a runc-compatible binary)
     #[arg(long, default_value = "runc")]
     pub runtime: String,
@@ -149,6 +158,13 @@ impl CreateArgs {
             read_only: self.read_only,
             security_opt: self.security_opt.clone(),
             runtime: self.runtime.clone(),
+            mounts: self
+                .volume
+                .iter()
+                .map(|v| MountOption::parse_volume(v))
+                .chain(self.mount.iter().map(|m| MountOption::parse_mount(m)))
+                .chain(self.tmpfs.iter().map(|t| MountOption::parse_tmpfs(t)))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
