@@ -479,3 +479,77 @@ fn bind_and_tmpfs_mounts_and_inspect() {
     );
     root.ok(&["rm", "looked-at"]);
 }
+
+#[test]
+fn exec_runs_commands_in_a_running_container() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    root.ok(&[
+        "run", "-d", "--name", "target", "-e", "BASE=1", "busybox", "sleep", "60",
+    ]);
+    assert_eq!(root.ok(&["exec", "target", "echo", "hi"]), "hi\n");
+    let out = root.run(&[
+        "exec",
+        "-e",
+        "X=2",
+        "target",
+        "sh",
+        "-c",
+        "echo $BASE $X; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(stdout(&out), "1 2\n");
+    assert_eq!(
+        root.ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "target",
+            "sh",
+            "-c",
+            "id -u; pwd"
+        ]),
+        "65534\n/tmp\n"
+    );
+    assert!(root
+        .ok(&["exec", "target", "cat", "/proc/self/status"])
+        .contains("CapEff:\t00000000a80425fb"));
+    assert_eq!(
+        root.ok(&[
+            "exec",
+            "target",
+            "sh",
+            "-c",
+            "echo $$ > /dev/null; cat /proc/1/cmdline | tr '\\0' ' '"
+        ]),
+        "sleep 60 "
+    );
+    let out = root.run(&["exec", "target", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    root.ok(&[
+        "exec",
+        "-d",
+        "target",
+        "sh",
+        "-c",
+        "echo detached > /tmp/marker",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while root
+        .run(&["exec", "target", "cat", "/tmp/marker"])
+        .status
+        .code()
+        != Some(0)
+    {
+        assert!(Instant::now() < deadline, "exec -d never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    root.ok(&["stop", "-t", "0", "target"]);
+    let err = root.fails(&["exec", "target", "true"]);
+    assert!(err.contains("is not running"), "{err}");
+    root.ok(&["rm", "target"]);
+}

@@ -71,6 +71,8 @@ enum Command {
     Stop(cmd::stop::Args),
     /// Kill one or more running containers
     Kill(cmd::kill::Args),
+    /// Execute a command in a running container
+    Exec(cmd::exec::Args),
     /// Remove one or more containers
     Rm(cmd::rm::Args),
     /// Block until one or more containers stop, then print their exit codes
@@ -160,6 +162,7 @@ fn main() -> ExitCode {
         Command::Logs(a) => cmd::logs::run(&root, a),
         Command::Stop(a) => cmd::stop::run(&root, a),
         Command::Kill(a) => cmd::kill::run(&root, a),
+        Command::Exec(a) => cmd::exec::run(&root, a),
         Command::Rm(a) => cmd::rm::run(&root, a),
         Command::Wait(a) => cmd::wait::run(&root, a),
         Command::Monitor(a) => cmd::monitor::run(&root, a),

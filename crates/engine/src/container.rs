@@ -753,3 +753,69 @@ impl Engine {
         }))
     }
 }
+
+/// `exec` options.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub detach: bool,
+    pub interactive: bool,
+    pub privileged: bool,
+}
+
+impl Engine {
+    /// `exec`: runs a command in a running container; returns its exit code
+    /// (0 once started with `detach`).
+    pub fn exec_container(&mut self, s: &str, opts: &ExecOptions) -> Result<i32, EngineError> {
+        use berth_runtime::backend::{ContainerStdio, ExecProcess};
+        let info = self.container(s)?;
+        if info.record.status != "running" {
+            return Err(EngineError::InvalidContainer(format!(
+                "container {} is not running",
+                info.record.id
+            )));
+        }
+        if opts.cmd.is_empty() {
+            return Err(EngineError::InvalidContainer("exec needs a command".into()));
+        }
+        let user = match &opts.user {
+            Some(u) => {
+                let rootfs = self.container_dir(&info.record.id).join("rootfs");
+                let r = berth_runtime::user::resolve_user(&rootfs, u, &[])?;
+                Some((r.uid, r.gid, r.additional_gids))
+            }
+            None => None,
+        };
+        let process = ExecProcess {
+            args: opts.cmd.clone(),
+            env: opts.env.clone(),
+            cwd: opts.workdir.clone(),
+            user,
+            all_capabilities: opts.privileged,
+            detach: opts.detach,
+        };
+        let quiet = || {
+            if opts.detach {
+                Stdio::null()
+            } else {
+                Stdio::inherit()
+            }
+        };
+        let stdin = if opts.interactive && !opts.detach {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
+        let stdio = ContainerStdio {
+            stdin,
+            stdout: quiet(),
+            stderr: quiet(),
+        };
+        Ok(self
+            .backend(&info.options.runtime)?
+            .exec(&info.record.id, &process, stdio)?)
+    }
+}

@@ -25,7 +25,8 @@ use berth_store::{Digest, Store};
 
 pub use config::ImageConfig;
 pub use container::{
-    parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, LogStream, MountOption,
+    parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, ExecOptions, LogStream,
+    MountOption,
 };
 pub use error::EngineError;
 pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};

@@ -50,6 +50,30 @@ pub trait RuntimeBackend: Send + Sync {
     fn state(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError>;
     fn pause(&self, id: &str) -> Result<(), RuntimeError>;
     fn resume(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Runs another process in a running container, with the container's
+    /// namespaces, cgroups and security settings, and `stdio` as its own.
+    /// Waits for it and returns its exit code (128+signal when killed),
+    /// unless `process.detach`, which returns 0 once it started.
+    fn exec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        stdio: ContainerStdio,
+    ) -> Result<i32, RuntimeError>;
+}
+
+/// What `exec` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ExecProcess {
+    pub args: Vec<String>,
+    /// `KEY=value` entries added to the container's environment.
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    /// uid, gid and supplementary gids; the container's user when None.
+    pub user: Option<(u32, u32, Vec<u32>)>,
+    /// Every capability (`exec --privileged`).
+    pub all_capabilities: bool,
+    pub detach: bool,
 }
 
 /// The `runc` command line (or a compatible runtime such as crun).
@@ -204,6 +228,69 @@ impl RuntimeBackend for Runc {
         Ok(pid)
     }
 
+    fn exec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        stdio: ContainerStdio,
+    ) -> Result<i32, RuntimeError> {
+        // runc's own errors go to a log file (a global flag, so before
+        // `exec`), not to the process's stderr.
+        let log = self
+            .state_root
+            .join(format!("exec-{}-{id}.log", std::process::id()));
+        let mut command = self.command();
+        command.arg("--log").arg(&log).arg("exec");
+        if process.detach {
+            command.arg("--detach");
+        }
+        for e in &process.env {
+            command.arg("--env").arg(e);
+        }
+        if let Some(cwd) = &process.cwd {
+            command.arg("--cwd").arg(cwd);
+        }
+        if let Some((uid, gid, groups)) = &process.user {
+            command.arg("--user").arg(format!("{uid}:{gid}"));
+            for g in groups {
+                command.arg("--additional-gids").arg(g.to_string());
+            }
+        }
+        if process.all_capabilities {
+            // Every capability this host can grant: asking for one outside
+            // the host's bounding set makes runc fail.
+            let bounding = host_bounding_set();
+            for cap in crate::caps::ALL_CAPABILITIES {
+                if crate::caps::capability_mask(&[cap.to_string()]) & bounding != 0 {
+                    command.arg("--cap").arg(cap);
+                }
+            }
+        }
+        command.arg(id).args(&process.args);
+        command
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        tracing::debug!(command = ?command, "calling OCI runtime");
+        let status = command
+            .status()
+            .map_err(|e| RuntimeError::io("run", &self.binary, e));
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        let status = status?;
+        use std::os::unix::process::ExitStatusExt;
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        // 255 is also what runc exits with when it could not start the
+        // process; only then does it log an error.
+        let detail = error_messages(&logged);
+        if code == 255 && !detail.is_empty() {
+            return Err(self.failed("exec", id, detail, status));
+        }
+        Ok(code)
+    }
+
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let signal = signal.to_string();
         let mut args = Vec::with_capacity(3);
@@ -262,6 +349,19 @@ struct LogLine {
 /// The error messages in runc's output: the `msg` of JSON error lines,
 /// and any plain text (a runtime that ignores `--log-format`) as it is.
 /// Warnings and debug chatter are left out.
+/// The capability bounding set of this process (`CapBnd` in
+/// /proc/self/status); all bits when it cannot be read.
+fn host_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
 fn error_messages(output: &str) -> String {
     let mut messages: Vec<String> = Vec::new();
     for line in output.lines().map(str::trim).filter(|l| !l.is_empty()) {

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod df;
+pub mod exec;
 pub mod history;
 pub mod images;
 pub mod import;

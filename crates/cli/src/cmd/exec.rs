@@ -1,0 +1,61 @@
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use berth_engine::ExecOptions;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    privileged: bool,
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+pub fn run(root: &Path, a: Args) -> Result<u8> {
+    if a.tty {
+        bail!("-t is not supported yet: exec without a TTY");
+    }
+    let mut engine = super::open(root)?;
+    let opts = ExecOptions {
+        cmd: a.command,
+        env: a.env,
+        user: a.user,
+        workdir: a.workdir,
+        detach: a.detach,
+        interactive: a.interactive,
+        privileged: a.privileged,
+    };
+    match engine.exec_container(&a.container, &opts) {
+        Ok(code) => Ok(code.clamp(0, 255) as u8),
+        // docker's codes when the command could not run: 126, or 127 when
+        // it was not found.
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            eprintln!("Error: {e:#}");
+            Ok(match super::run::start_failure_code(&e) {
+                125 => 126,
+                code => code,
+            })
+        }
+    }
+}
