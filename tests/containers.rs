@@ -553,3 +553,60 @@ fn exec_runs_commands_in_a_running_container() {
     assert!(err.contains("is not running"), "{err}");
     root.ok(&["rm", "target"]);
 }
+
+#[test]
+fn init_top_rename_and_container_prune() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    // tini (or docker-init) is pid 1 and the command runs under it.
+    if std::path::Path::new("/usr/bin/tini-static").exists()
+        || std::path::Path::new("/usr/bin/docker-init").exists()
+    {
+        let out = root.ok(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+        ]);
+        let mut lines = out.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("/sbin/docker-init -- sh -c"),
+            "{out}"
+        );
+        assert_ne!(
+            lines.next(),
+            Some("1"),
+            "the command is not pid 1 under --init"
+        );
+    }
+    root.ok(&["run", "-d", "--name", "first", "busybox", "sleep", "60"]);
+    let top = root.ok(&["top", "first"]);
+    assert!(top.lines().next().unwrap().contains("PID"), "{top}");
+    assert!(top.contains("sleep 60"), "{top}");
+    root.ok(&["rename", "first", "second"]);
+    assert_eq!(
+        root.ok(&["container", "ls", "--format", "{{.Names}}"])
+            .trim(),
+        "second"
+    );
+    let out = root.run(&["run", "--name", "finished", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = root.fails(&["rename", "second", "finished"]);
+    assert!(err.contains("is already in use"), "{err}");
+    let pruned = root.ok(&["container", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    assert_eq!(
+        root.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "second",
+        "running containers survive prune"
+    );
+    root.ok(&["rm", "-f", "second"]);
+}

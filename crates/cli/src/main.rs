@@ -73,6 +73,13 @@ enum Command {
     Kill(cmd::kill::Args),
     /// Execute a command in a running container
     Exec(cmd::exec::Args),
+    /// Rename a container
+    Rename(cmd::rename::Args),
+    /// Display the running processes of a container
+    Top(cmd::top::Args),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Remove one or more containers
     Rm(cmd::rm::Args),
     /// Block until one or more containers stop, then print their exit codes
@@ -106,6 +113,19 @@ enum ImageCommand {
     Push(cmd::push::Args),
     /// Remove unused images
     Prune(cmd::prune::Args),
+}
+
+#[derive(Subcommand)]
+enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(cmd::container_prune::Args),
+    /// List containers
+    #[command(visible_alias = "list", name = "ls")]
+    Ls(cmd::ps::Args),
+    /// Return low-level information on containers
+    Inspect(cmd::inspect::Args),
+    /// Remove one or more containers
+    Rm(cmd::rm::Args),
 }
 
 #[derive(Subcommand)]
@@ -163,6 +183,12 @@ fn main() -> ExitCode {
         Command::Stop(a) => cmd::stop::run(&root, a),
         Command::Kill(a) => cmd::kill::run(&root, a),
         Command::Exec(a) => cmd::exec::run(&root, a),
+        Command::Rename(a) => cmd::rename::run(&root, a),
+        Command::Top(a) => cmd::top::run(&root, a),
+        Command::Container(ContainerCommand::Prune(a)) => cmd::container_prune::run(&root, a),
+        Command::Container(ContainerCommand::Ls(a)) => cmd::ps::run(&root, a),
+        Command::Container(ContainerCommand::Inspect(a)) => cmd::inspect::run(&root, a),
+        Command::Container(ContainerCommand::Rm(a)) => cmd::rm::run(&root, a),
         Command::Rm(a) => cmd::rm::run(&root, a),
         Command::Wait(a) => cmd::wait::run(&root, a),
         Command::Monitor(a) => cmd::monitor::run(&root, a),

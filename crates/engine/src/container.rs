@@ -57,6 +57,29 @@ pub struct ContainerOptions {
     /// `-v`, `--mount` and `--tmpfs`, in the order given.
     #[serde(default)]
     pub mounts: Vec<MountOption>,
+    /// `--init`: a small init (tini) as pid 1 that reaps zombies and
+    /// forwards signals.
+    #[serde(default)]
+    pub init: bool,
+}
+
+/// The static init `--init` runs as pid 1: docker's own `docker-init` when
+/// docker is installed, else Debian's tini-static (package `tini`).
+pub(crate) fn init_binary() -> Result<PathBuf, EngineError> {
+    let candidates = [
+        "/usr/bin/docker-init",
+        "/usr/bin/tini-static",
+        "/usr/libexec/docker/docker-init",
+    ];
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            EngineError::InvalidContainer(
+                "--init needs a static init binary: apt-get install tini".into(),
+            )
+        })
 }
 
 /// A mount asked for on the command line.
@@ -817,5 +840,64 @@ impl Engine {
         Ok(self
             .backend(&info.options.runtime)?
             .exec(&info.record.id, &process, stdio)?)
+    }
+}
+
+impl Engine {
+    /// `rename OLD NEW`.
+    pub fn rename_container(&mut self, s: &str, new_name: &str) -> Result<(), EngineError> {
+        let name = new_name.trim_start_matches('/');
+        if !valid_name(name) {
+            return Err(EngineError::InvalidContainer(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let mut info = self.container(s)?;
+        if self
+            .store
+            .find_containers(name)?
+            .iter()
+            .any(|c| c.name == name)
+        {
+            return Err(StoreError::NameInUse(name.to_string()).into());
+        }
+        info.record.name = name.to_string();
+        self.store.update_container(&info.record)?;
+        Ok(())
+    }
+
+    /// `container prune`: removes every container that is not running;
+    /// returns their IDs.
+    pub fn prune_containers(&mut self) -> Result<Vec<String>, EngineError> {
+        let mut removed = Vec::new();
+        for c in self.list_containers()? {
+            if c.record.status != "running" {
+                self.destroy_container(&c.record.id, &c.options.runtime)?;
+                removed.push(c.record.id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The host pids of a running container's processes, from its cgroup.
+    pub fn container_pids(&mut self, s: &str) -> Result<Vec<u32>, EngineError> {
+        let info = self.container(s)?;
+        if info.record.status != "running" {
+            return Err(EngineError::NotRunning(info.record.id));
+        }
+        let id = &info.record.id;
+        let candidates = [
+            PathBuf::from(format!("/sys/fs/cgroup/pids/berth/{id}/cgroup.procs")),
+            PathBuf::from(format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs")),
+            PathBuf::from(format!("/sys/fs/cgroup/berth/{id}/cgroup.procs")),
+        ];
+        for path in candidates {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
+            }
+        }
+        Err(EngineError::InvalidContainer(format!(
+            "cannot find the cgroup of container {id}"
+        )))
     }
 }

@@ -343,7 +343,11 @@ impl Engine {
             hosts_file: Some(hosts),
             hostname_file: Some(hostname_file),
             resolv_conf: Some(resolv),
-            init: None,
+            init: if info.options.init {
+                Some(crate::container::init_binary()?)
+            } else {
+                None
+            },
             kernel,
             in_user_namespace: false,
         };

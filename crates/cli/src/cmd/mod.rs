@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod container_prune;
 pub mod create;
 pub mod df;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rename;
 pub mod rm;
 pub mod rmi;
 pub mod run;
@@ -24,6 +26,7 @@ pub mod save;
 pub mod start;
 pub mod stop;
 pub mod tag;
+pub mod top;
 pub mod wait;
 
 use std::path::Path;

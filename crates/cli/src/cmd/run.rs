@@ -90,6 +90,9 @@ pub struct CreateArgs {
     /// Mount a tmpfs directory (/container[:options])
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Runtime to use for this container (a runc-compatible binary)
     #[arg(long, default_value = "runc")]
     pub runtime: String,
@@ -158,6 +161,7 @@ impl CreateArgs {
             read_only: self.read_only,
             security_opt: self.security_opt.clone(),
             runtime: self.runtime.clone(),
+            init: self.init,
             mounts: self
                 .volume
                 .iter()
