@@ -610,3 +610,85 @@ fn init_top_rename_and_container_prune() {
     );
     root.ok(&["rm", "-f", "second"]);
 }
+
+#[test]
+fn follow_logs_ulimits_and_stop_signal() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    root.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 0.2; done",
+    ]);
+    // -f keeps reading until the container ends.
+    assert_eq!(
+        root.ok(&["logs", "-f", "talker"]),
+        "line 1\nline 2\nline 3\n"
+    );
+    assert_eq!(root.ok(&["logs", "--tail", "1", "talker"]), "line 3\n");
+    let stamped = root.ok(&["logs", "-t", "talker"]);
+    assert!(
+        stamped
+            .lines()
+            .all(|l| l.len() > 31 && l.as_bytes()[4] == b'-' && l.ends_with(char::is_numeric)),
+        "{stamped}"
+    );
+
+    assert_eq!(
+        root.ok(&[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=512:1024",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn"
+        ]),
+        "512\n1024\n"
+    );
+    let out = root.run(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=999999999",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("exceeds the current hard limit"),
+        "{}",
+        stderr(&out)
+    );
+
+    root.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "5",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 0' USR1; while true; do sleep 0.1; done",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    root.ok(&["stop", "polite"]);
+    assert_eq!(
+        root.ok(&["wait", "polite"]).trim(),
+        "0",
+        "the stop signal ended it, not SIGKILL"
+    );
+    assert_eq!(root.ok(&["logs", "polite"]), "got-usr1\n");
+}

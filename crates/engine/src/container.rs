@@ -61,6 +61,18 @@ pub struct ContainerOptions {
     /// forwards signals.
     #[serde(default)]
     pub init: bool,
+    /// `--stop-signal` (name or number); the image's, else SIGTERM.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` seconds; 10 when unset.
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
+    /// `--log-opt max-size=10m,max-file=3`.
+    #[serde(default)]
+    pub log_opts: BTreeMap<String, String>,
+    /// `--ulimit nofile=1024:2048`.
+    #[serde(default)]
+    pub ulimits: Vec<String>,
 }
 
 /// The static init `--init` runs as pid 1: docker's own `docker-init` when
@@ -483,15 +495,37 @@ impl Engine {
         }
     }
 
-    /// `stop -t`: SIGTERM, then SIGKILL to every process after the timeout.
-    pub fn stop_container(&mut self, s: &str, timeout: Duration) -> Result<String, EngineError> {
+    /// `stop -t`: the stop signal (SIGTERM unless the container or its
+    /// image names another), then SIGKILL to every process after the
+    /// timeout (`-t`, else `--stop-timeout`, else 10 s).
+    pub fn stop_container(
+        &mut self,
+        s: &str,
+        timeout: Option<Duration>,
+    ) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
         if info.record.status != "running" {
             return Ok(id);
         }
+        let timeout = timeout
+            .or(info.options.stop_timeout.map(Duration::from_secs))
+            .unwrap_or(Duration::from_secs(10));
+        let image_signal =
+            crate::config::ImageConfig::parse(&self.store.content().read(&info.record.image_id)?)
+                .ok()
+                .and_then(|c| {
+                    c.container_config()
+                        .and_then(|c| c.get("StopSignal"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+        let signal = match info.options.stop_signal.clone().or(image_signal) {
+            Some(sig) => parse_signal(&sig)?,
+            None => 15,
+        };
         let backend = self.backend(&info.options.runtime)?;
-        let _ = backend.kill(&id, 15, false);
+        let _ = backend.kill(&id, signal, false);
         if self.wait_container(&id, Some(timeout))?.is_none()
             && self.store.container(&id)?.is_some()
         {
@@ -605,6 +639,7 @@ impl Engine {
         until: Option<&str>,
         emit: &mut dyn FnMut(LogStream, &[u8]) -> std::ops::ControlFlow<()>,
         timestamps: bool,
+        follow: bool,
     ) -> Result<(), EngineError> {
         use berth_runtime::logfile::{parse_log_time, read_logs, ReadOptions};
         let info = self.container(s)?;
@@ -625,9 +660,32 @@ impl Engine {
                 .map(|v| parse_log_time("--until", v, now, utc))
                 .transpose()?,
         };
-        read_logs(&path, &opts, |entry| {
-            emit(entry.stream, &entry.render(timestamps))
-        })?;
+        if !follow {
+            read_logs(&path, &opts, |entry| {
+                emit(entry.stream, &entry.render(timestamps))
+            })?;
+            return Ok(());
+        }
+        // Follow until the container's monitor is gone (it has written the
+        // last of the output by then), then read what is left once more.
+        let monitor = info.record.monitor_pid;
+        let mut last_round = false;
+        berth_runtime::logfile::follow_logs(
+            &path,
+            &opts,
+            |entry| emit(entry.stream, &entry.render(timestamps)),
+            || {
+                if last_round {
+                    return std::ops::ControlFlow::Break(());
+                }
+                if process_alive(monitor) {
+                    std::thread::sleep(Duration::from_millis(50));
+                } else {
+                    last_round = true;
+                }
+                std::ops::ControlFlow::Continue(())
+            },
+        )?;
         Ok(())
     }
 }

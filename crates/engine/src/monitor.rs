@@ -13,7 +13,9 @@ use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
 use berth_runtime::overlay::OverlayMount;
 use berth_runtime::resources::Resources;
 use berth_runtime::seccomp::{KernelVersion, SeccompMode};
-use berth_runtime::spec::{build_spec, daemon_environment, MountSpec, NetworkMode, RunConfig};
+use berth_runtime::spec::{
+    build_spec, daemon_environment, MountSpec, NetworkMode, RunConfig, Ulimit,
+};
 use chrono::Utc;
 use serde_json::Value;
 
@@ -115,7 +117,10 @@ impl Engine {
             let _ = std::io::stdout().flush();
         }
 
-        let log = JsonFileWriter::open(&dir.join(LOG_FILE), LogOptions::default())?;
+        let log = JsonFileWriter::open(
+            &dir.join(LOG_FILE),
+            LogOptions::from_log_opts(&info.options.log_opts)?,
+        )?;
         let log = Arc::new(Mutex::new(log));
         let copiers: Vec<_> = outputs
             .into_iter()
@@ -334,8 +339,13 @@ impl Engine {
                 ..Resources::default()
             }
             .normalized()?,
-            ulimits: Vec::new(),
-            host_hard_limits: BTreeMap::new(),
+            ulimits: info
+                .options
+                .ulimits
+                .iter()
+                .map(|u| u.parse())
+                .collect::<Result<Vec<Ulimit>, _>>()?,
+            host_hard_limits: hard_limits(),
             cgroups_path: format!("/berth/{}", info.record.id),
             cgroup_mode,
             oom_score_adj: 0,
@@ -371,6 +381,34 @@ impl Engine {
             .run_detached(&info.record.id, dir, stdio)?;
         Ok((pid, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)]))
     }
+}
+
+/// This process's hard limits by `--ulimit` name: a container cannot be
+/// given more (raising a hard limit needs CAP_SYS_RESOURCE).
+fn hard_limits() -> BTreeMap<String, u64> {
+    use rustix::process::{getrlimit, Resource};
+    let names = [
+        ("core", Resource::Core),
+        ("cpu", Resource::Cpu),
+        ("data", Resource::Data),
+        ("fsize", Resource::Fsize),
+        ("locks", Resource::Locks),
+        ("memlock", Resource::Memlock),
+        ("msgqueue", Resource::Msgqueue),
+        ("nice", Resource::Nice),
+        ("nofile", Resource::Nofile),
+        ("nproc", Resource::Nproc),
+        ("rss", Resource::Rss),
+        ("rtprio", Resource::Rtprio),
+        ("rttime", Resource::Rttime),
+        ("sigpending", Resource::Sigpending),
+        ("stack", Resource::Stack),
+        ("as", Resource::As),
+    ];
+    names
+        .into_iter()
+        .map(|(n, r)| (n.to_string(), getrlimit(r).maximum.unwrap_or(u64::MAX)))
+        .collect()
 }
 
 /// Reaps children (the runtime's leftovers are ours as subreaper) until the

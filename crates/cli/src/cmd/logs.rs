@@ -10,6 +10,9 @@ pub struct Args {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
+    /// Follow log output
+    #[arg(short, long)]
+    follow: bool,
     /// Number of lines to show from the end of the logs
     #[arg(short = 'n', long, default_value = "all")]
     tail: String,
@@ -48,6 +51,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             ControlFlow::Continue(())
         },
         a.timestamps,
+        a.follow,
     )?;
     Ok(0)
 }

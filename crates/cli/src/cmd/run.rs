@@ -93,6 +93,18 @@ pub struct CreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Signal to stop the container
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// Log driver options (max-size=, max-file=)
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+    /// Ulimit options (name=soft[:hard]); never above this machine's hard limits
+    #[arg(long)]
+    pub ulimit: Vec<String>,
     /// Runtime to use for this container (a runc-compatible binary)
     #[arg(long, default_value = "runc")]
     pub runtime: String,
@@ -162,6 +174,19 @@ impl CreateArgs {
             security_opt: self.security_opt.clone(),
             runtime: self.runtime.clone(),
             init: self.init,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            log_opts: self
+                .log_opt
+                .iter()
+                .map(|o| match o.split_once('=') {
+                    Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                    None => Err(anyhow::anyhow!(
+                        "invalid --log-opt {o:?}: expected key=value"
+                    )),
+                })
+                .collect::<Result<_>>()?,
+            ulimits: self.ulimit.clone(),
             mounts: self
                 .volume
                 .iter()
