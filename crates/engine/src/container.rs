@@ -582,6 +582,18 @@ impl Engine {
     }
 }
 
+/// `logs` options.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// `--tail N`.
+    pub tail: Option<usize>,
+    /// `--since`, `--until`: RFC 3339 times or durations (`10m`).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub timestamps: bool,
+    pub follow: bool,
+}
+
 /// Which stream a log record came from.
 pub use berth_runtime::logfile::Stream as LogStream;
 
@@ -634,13 +646,18 @@ impl Engine {
     pub fn container_logs(
         &mut self,
         s: &str,
-        tail: Option<usize>,
-        since: Option<&str>,
-        until: Option<&str>,
+        opts: &LogsOptions,
         emit: &mut dyn FnMut(LogStream, &[u8]) -> std::ops::ControlFlow<()>,
-        timestamps: bool,
-        follow: bool,
     ) -> Result<(), EngineError> {
+        let LogsOptions {
+            tail,
+            since,
+            until,
+            timestamps,
+            follow,
+        } = opts;
+        let (tail, timestamps, follow) = (*tail, *timestamps, *follow);
+        let (since, until) = (since.as_deref(), until.as_deref());
         use berth_runtime::logfile::{parse_log_time, read_logs, ReadOptions};
         let info = self.container(s)?;
         let path = self

@@ -26,7 +26,7 @@ use berth_store::{Digest, Store};
 pub use config::ImageConfig;
 pub use container::{
     parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, ExecOptions, LogStream,
-    MountOption,
+    LogsOptions, MountOption,
 };
 pub use error::EngineError;
 pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};

@@ -3,7 +3,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::LogStream;
+use berth_engine::{LogStream, LogsOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,20 +38,19 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    engine.container_logs(
-        &a.container,
+    let opts = LogsOptions {
         tail,
-        a.since.as_deref(),
-        a.until.as_deref(),
-        &mut |stream, bytes| {
-            let _ = match stream {
-                LogStream::Stdout => out.write_all(bytes),
-                LogStream::Stderr => err.write_all(bytes),
-            };
-            ControlFlow::Continue(())
-        },
-        a.timestamps,
-        a.follow,
-    )?;
+        since: a.since,
+        until: a.until,
+        timestamps: a.timestamps,
+        follow: a.follow,
+    };
+    engine.container_logs(&a.container, &opts, &mut |stream, bytes| {
+        let _ = match stream {
+            LogStream::Stdout => out.write_all(bytes),
+            LogStream::Stderr => err.write_all(bytes),
+        };
+        ControlFlow::Continue(())
+    })?;
     Ok(0)
 }
