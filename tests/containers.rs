@@ -692,3 +692,100 @@ fn follow_logs_ulimits_and_stop_signal() {
     );
     assert_eq!(root.ok(&["logs", "polite"]), "got-usr1\n");
 }
+
+#[test]
+fn restart_policies_bring_containers_back_until_stopped() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    root.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = root.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.RestartCount}}",
+            "flaky",
+        ]);
+        if state.trim() == "exited 2" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "on-failure:2 did not end after two restarts: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        root.ok(&["logs", "flaky"]),
+        "run\nrun\nrun\n",
+        "one first run and two restarts"
+    );
+    assert_eq!(
+        root.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}",
+            "flaky"
+        ])
+        .trim(),
+        "1 on-failure"
+    );
+
+    root.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "forever",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.1",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while root
+        .ok(&["inspect", "--format", "{{.RestartCount}}", "forever"])
+        .trim()
+        .parse::<u32>()
+        .unwrap()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "always did not restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    root.ok(&["stop", "forever"]);
+    let count = root.ok(&["inspect", "--format", "{{.RestartCount}}", "forever"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        root.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.RestartCount}}",
+            "forever"
+        ]),
+        format!("exited {count}"),
+        "a stopped container stays stopped"
+    );
+
+    let err = root.fails(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert!(
+        err.contains("Conflicting options: --restart and --rm"),
+        "{err}"
+    );
+    let err = root.fails(&["run", "--restart", "sometimes", "busybox", "true"]);
+    assert!(err.contains("sometimes"), "{err}");
+}

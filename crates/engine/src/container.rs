@@ -73,6 +73,15 @@ pub struct ContainerOptions {
     /// `--ulimit nofile=1024:2048`.
     #[serde(default)]
     pub ulimits: Vec<String>,
+    /// `--restart no|on-failure[:N]|always|unless-stopped`.
+    #[serde(default)]
+    pub restart: String,
+}
+
+/// A container whose monitor owns it: running, or between two runs of its
+/// restart policy.
+pub(crate) fn is_active(status: &str) -> bool {
+    matches!(status, "running" | "restarting")
 }
 
 /// The static init `--init` runs as pid 1: docker's own `docker-init` when
@@ -304,6 +313,12 @@ impl Engine {
                 opts.network
             )));
         }
+        let policy: berth_runtime::restart::RestartPolicy = opts.restart.parse()?;
+        if opts.auto_remove && policy != berth_runtime::restart::RestartPolicy::No {
+            return Err(EngineError::InvalidContainer(
+                "Conflicting options: --restart and --rm".into(),
+            ));
+        }
         let name = match name {
             Some(n) if !valid_name(n.trim_start_matches('/')) => {
                 return Err(EngineError::InvalidContainer(format!(
@@ -334,6 +349,7 @@ impl Engine {
             pid: None,
             monitor_pid: None,
             exit_code: None,
+            restart_count: 0,
         };
         if let Err(e) = self.store.insert_container(&record) {
             let _ = std::fs::remove_dir_all(&dir);
@@ -374,7 +390,7 @@ impl Engine {
     /// or the machine rebooted) is shown as it really is: still running if
     /// the runtime says so, otherwise exited with an unknown code.
     fn reconcile(&mut self, mut r: ContainerRecord) -> Result<ContainerRecord, EngineError> {
-        if r.status != "running" || process_alive(r.monitor_pid) {
+        if !is_active(&r.status) || process_alive(r.monitor_pid) {
             return Ok(r);
         }
         let runtime = serde_json::from_str::<ContainerOptions>(&r.config)
@@ -407,7 +423,7 @@ impl Engine {
         root: &Path,
     ) -> Result<Option<i32>, EngineError> {
         let info = self.container(s)?;
-        if info.record.status == "running" {
+        if is_active(&info.record.status) {
             return Ok(None);
         }
         let exe =
@@ -482,7 +498,7 @@ impl Engine {
         let monitor = info.record.monitor_pid;
         // The monitor is not our child, so there is nothing to block on:
         // poll its pid (cheap: one signal-0 call per 10 ms).
-        while info.record.status == "running" && process_alive(monitor) {
+        while is_active(&info.record.status) && process_alive(monitor) {
             if timeout.is_some_and(|t| start.elapsed() >= t) {
                 return Ok(None);
             }
@@ -505,7 +521,7 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if info.record.status != "running" {
+        if !is_active(&info.record.status) {
             return Ok(id);
         }
         let timeout = timeout
@@ -524,6 +540,7 @@ impl Engine {
             Some(sig) => parse_signal(&sig)?,
             None => 15,
         };
+        self.mark_stopped_by_user(&id);
         let backend = self.backend(&info.options.runtime)?;
         let _ = backend.kill(&id, signal, false);
         if self.wait_container(&id, Some(timeout))?.is_none()
@@ -539,19 +556,28 @@ impl Engine {
     pub fn remove_container(&mut self, s: &str, force: bool) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if info.record.status == "running" {
+        if is_active(&info.record.status) {
             if !force {
                 return Err(EngineError::InvalidContainer(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     info.record.name
                 )));
             }
+            self.mark_stopped_by_user(&id);
             let backend = self.backend(&info.options.runtime)?;
             let _ = backend.kill(&id, 9, true);
             self.wait_container(&id, None)?;
         }
         self.destroy_container(&id, &info.options.runtime)?;
         Ok(id)
+    }
+
+    /// Tells the monitor not to apply the restart policy to this exit.
+    fn mark_stopped_by_user(&self, id: &str) {
+        let _ = std::fs::write(
+            self.container_dir(id).join(crate::monitor::STOPPED_BY_USER),
+            b"",
+        );
     }
 
     /// Removes everything a container has: runtime state, mount, files, row.
@@ -785,7 +811,7 @@ impl Engine {
                 "Status": r.status,
                 "Running": running,
                 "Paused": false,
-                "Restarting": false,
+                "Restarting": r.status == "restarting",
                 "OOMKilled": false,
                 "Dead": false,
                 "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
@@ -800,7 +826,7 @@ impl Engine {
             "HostsPath": dir.join("hosts"),
             "LogPath": dir.join(crate::monitor::LOG_FILE),
             "Name": format!("/{}", r.name),
-            "RestartCount": 0,
+            "RestartCount": r.restart_count,
             "Driver": "overlay",
             "Platform": "linux",
             "HostConfig": {
@@ -818,6 +844,7 @@ impl Engine {
                 "CpuShares": o.cpu_shares.unwrap_or(0),
                 "PidsLimit": o.pids_limit,
                 "Runtime": if o.runtime.is_empty() { "runc" } else { o.runtime.as_str() },
+                "RestartPolicy": { "Name": if o.restart.is_empty() { "no" } else { o.restart.split(':').next().unwrap_or("no") }, "MaximumRetryCount": o.restart.split_once(':').and_then(|(_, n)| n.parse::<u64>().ok()).unwrap_or(0) },
             },
             "GraphDriver": {
                 "Data": {
@@ -946,7 +973,7 @@ impl Engine {
     pub fn prune_containers(&mut self) -> Result<Vec<String>, EngineError> {
         let mut removed = Vec::new();
         for c in self.list_containers()? {
-            if c.record.status != "running" {
+            if !is_active(&c.record.status) {
                 self.destroy_container(&c.record.id, &c.options.runtime)?;
                 removed.push(c.record.id);
             }

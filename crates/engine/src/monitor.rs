@@ -12,6 +12,7 @@ use berth_runtime::cgroups::{parse_mountinfo, CgroupMode};
 use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
 use berth_runtime::overlay::OverlayMount;
 use berth_runtime::resources::Resources;
+use berth_runtime::restart::{RestartManager, RestartPolicy};
 use berth_runtime::seccomp::{KernelVersion, SeccompMode};
 use berth_runtime::spec::{
     build_spec, daemon_environment, MountSpec, NetworkMode, RunConfig, Ulimit,
@@ -25,6 +26,9 @@ use crate::{Engine, EngineError};
 
 /// Where a container's output is logged, inside its directory.
 pub(crate) const LOG_FILE: &str = "container.log";
+/// Written by `stop` and `rm` before they signal: the restart policy does
+/// not bring back a container a user stopped.
+pub(crate) const STOPPED_BY_USER: &str = "stopped-by-user";
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
@@ -90,33 +94,95 @@ impl Engine {
     pub fn run_monitor(&mut self, id: &str, attach: bool) -> Result<i32, EngineError> {
         let info = self.container(id)?;
         let dir = self.container_dir(&info.record.id);
-        let started = self.start_in_monitor(&info, &dir);
-        let (pid, outputs) = match started {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = OverlayMount::unmount(&dir.join("rootfs"));
-                if !attach {
-                    println!("error: {e}");
+        let policy: RestartPolicy = info.options.restart.parse()?;
+        let mut restarts = RestartManager::new(policy);
+        let stop_marker = dir.join(STOPPED_BY_USER);
+        let _ = std::fs::remove_file(&stop_marker);
+        let mut record = info.record.clone();
+        record.restart_count = 0;
+        let mut first = true;
+        let code = loop {
+            let (pid, outputs) = match self.start_in_monitor(&info, &dir) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = OverlayMount::unmount(&dir.join("rootfs"));
+                    if first && !attach {
+                        println!("error: {e}");
+                    }
+                    if info.options.auto_remove {
+                        let _ = self.destroy_container(&info.record.id, &info.options.runtime);
+                    } else if !first {
+                        record.status = "exited".into();
+                        record.monitor_pid = None;
+                        record.pid = None;
+                        self.store.update_container(&record)?;
+                    }
+                    return Err(e);
                 }
-                if info.options.auto_remove {
-                    let _ = self.destroy_container(&info.record.id, &info.options.runtime);
+            };
+            let started = std::time::Instant::now();
+            record.status = "running".into();
+            record.pid = Some(pid);
+            record.monitor_pid = Some(std::process::id());
+            record.started_at = Some(now_rfc3339());
+            record.finished_at = None;
+            record.exit_code = None;
+            self.store.update_container(&record)?;
+            if first && !attach {
+                println!("started");
+                let _ = std::io::stdout().flush();
+            }
+            first = false;
+            let code = self.watch(pid, outputs, &dir, &info, attach)?;
+            if info.options.auto_remove {
+                break code;
+            }
+            let _ = self
+                .backend(&info.options.runtime)?
+                .delete(&record.id, true);
+            OverlayMount::unmount(&dir.join("rootfs"))?;
+            let stopped_by_user = stop_marker.exists();
+            match restarts.next(code, started.elapsed(), stopped_by_user) {
+                Some(delay) => {
+                    record.status = "restarting".into();
+                    record.exit_code = Some(code);
+                    record.finished_at = Some(now_rfc3339());
+                    record.pid = None;
+                    record.restart_count += 1;
+                    self.store.update_container(&record)?;
+                    std::thread::sleep(delay);
+                    // A stop during the back-off ends it.
+                    if stop_marker.exists() {
+                        break code;
+                    }
                 }
-                return Err(e);
+                None => break code,
             }
         };
-        let mut record = info.record.clone();
-        record.status = "running".into();
-        record.pid = Some(pid);
-        record.monitor_pid = Some(std::process::id());
-        record.started_at = Some(now_rfc3339());
-        record.finished_at = None;
-        record.exit_code = None;
-        self.store.update_container(&record)?;
-        if !attach {
-            println!("started");
-            let _ = std::io::stdout().flush();
+        if info.options.auto_remove {
+            // Deletes the runtime's container and unmounts as well.
+            self.destroy_container(&record.id, &info.options.runtime)?;
+        } else {
+            record.status = "exited".into();
+            record.exit_code = Some(code);
+            record.finished_at = Some(now_rfc3339());
+            record.pid = None;
+            record.monitor_pid = None;
+            self.store.update_container(&record)?;
         }
+        Ok(code)
+    }
 
+    /// Copies the container's output to its log (and the terminal when
+    /// attached) until it exits; returns its exit code.
+    fn watch(
+        &mut self,
+        pid: u32,
+        outputs: Vec<(Stream, std::io::PipeReader)>,
+        dir: &Path,
+        info: &ContainerInfo,
+        attach: bool,
+    ) -> Result<i32, EngineError> {
         let log = JsonFileWriter::open(
             &dir.join(LOG_FILE),
             LogOptions::from_log_opts(&info.options.log_opts)?,
@@ -146,28 +212,12 @@ impl Engine {
                 })
             })
             .collect();
-
         let code = reap(pid);
         for c in copiers {
             let _ = c.join();
         }
         if let Ok(mut l) = log.lock() {
             let _ = l.finish();
-        }
-        if info.options.auto_remove {
-            // Deletes the runtime's container and unmounts as well.
-            self.destroy_container(&record.id, &info.options.runtime)?;
-        } else {
-            let _ = self
-                .backend(&info.options.runtime)?
-                .delete(&record.id, true);
-            OverlayMount::unmount(&dir.join("rootfs"))?;
-            record.status = "exited".into();
-            record.exit_code = Some(code);
-            record.finished_at = Some(now_rfc3339());
-            record.pid = None;
-            record.monitor_pid = None;
-            self.store.update_container(&record)?;
         }
         Ok(code)
     }

@@ -74,6 +74,9 @@ CREATE TABLE containers (
 );
 CREATE INDEX containers_image ON containers(image_id);
 "#,
+    r#"
+ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub(crate) struct Db {
@@ -551,9 +554,11 @@ pub struct ContainerRecord {
     pub pid: Option<u32>,
     pub monitor_pid: Option<u32>,
     pub exit_code: Option<i32>,
+    /// Restarts done by the restart policy since the last `start`.
+    pub restart_count: u32,
 }
 
-const CONTAINER_SELECT: &str = "SELECT id, name, image_id, config, status, created_at, started_at, finished_at, pid, monitor_pid, exit_code FROM containers";
+const CONTAINER_SELECT: &str = "SELECT id, name, image_id, config, status, created_at, started_at, finished_at, pid, monitor_pid, exit_code, restart_count FROM containers";
 
 fn container_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRecord> {
     Ok(ContainerRecord {
@@ -568,6 +573,7 @@ fn container_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRecord> {
         pid: r.get(8)?,
         monitor_pid: r.get(9)?,
         exit_code: r.get(10)?,
+        restart_count: r.get(11)?,
     })
 }
 
@@ -594,8 +600,8 @@ pub(crate) fn insert_container(c: &Connection, rec: &ContainerRecord) -> Result<
 
 pub(crate) fn update_container(c: &Connection, rec: &ContainerRecord) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE containers SET name = ?2, status = ?3, started_at = ?4, finished_at = ?5, pid = ?6, monitor_pid = ?7, exit_code = ?8 WHERE id = ?1",
-        params![rec.id, rec.name, rec.status, rec.started_at, rec.finished_at, rec.pid, rec.monitor_pid, rec.exit_code],
+        "UPDATE containers SET name = ?2, status = ?3, started_at = ?4, finished_at = ?5, pid = ?6, monitor_pid = ?7, exit_code = ?8, restart_count = ?9 WHERE id = ?1",
+        params![rec.id, rec.name, rec.status, rec.started_at, rec.finished_at, rec.pid, rec.monitor_pid, rec.exit_code, rec.restart_count],
     )
     .map_err(|e| StoreError::db(format!("update container {}", rec.name), e))?;
     Ok(())

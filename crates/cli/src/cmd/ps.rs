@@ -35,7 +35,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     let mut rows = Vec::new();
     for c in engine.list_containers()? {
         let r = &c.record;
-        if !a.all && r.status != "running" {
+        if !a.all && !matches!(r.status.as_str(), "running" | "restarting") {
             continue;
         }
         let status = match r.status.as_str() {
@@ -47,6 +47,11 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             ),
             "exited" => format!(
                 "Exited ({}) {}",
+                r.exit_code.unwrap_or(0),
+                since(parse(&r.finished_at))
+            ),
+            "restarting" => format!(
+                "Restarting ({}) {}",
                 r.exit_code.unwrap_or(0),
                 since(parse(&r.finished_at))
             ),

@@ -93,6 +93,9 @@ pub struct CreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     /// Signal to stop the container
     #[arg(long)]
     pub stop_signal: Option<String>,
@@ -187,6 +190,7 @@ impl CreateArgs {
                 })
                 .collect::<Result<_>>()?,
             ulimits: self.ulimit.clone(),
+            restart: self.restart.clone(),
             mounts: self
                 .volume
                 .iter()
