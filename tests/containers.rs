@@ -789,3 +789,54 @@ fn restart_policies_bring_containers_back_until_stopped() {
     let err = root.fails(&["run", "--restart", "sometimes", "busybox", "true"]);
     assert!(err.contains("sometimes"), "{err}");
 }
+
+#[test]
+fn pause_unpause_and_ps_filters() {
+    let root = Root::new();
+    if !ready(&root) {
+        return;
+    }
+    root.ok(&[
+        "run", "-d", "--name", "sleeper", "-l", "tier=web", "busybox", "sleep", "60",
+    ]);
+    let out = root.run(&["run", "--name", "quitter", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    root.ok(&["pause", "sleeper"]);
+    assert!(root
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .trim()
+        .ends_with("(Paused)"));
+    assert_eq!(
+        root.ok(&["inspect", "--format", "{{.State.Paused}}", "sleeper"])
+            .trim(),
+        "true"
+    );
+    let err = root.fails(&["exec", "sleeper", "true"]);
+    assert!(err.contains("is paused"), "{err}");
+    root.ok(&["unpause", "sleeper"]);
+    assert_eq!(root.ok(&["exec", "sleeper", "echo", "awake"]), "awake\n");
+
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["ps", "--format", "{{.Names}}"];
+        full.extend_from_slice(args);
+        let mut v: Vec<String> = root.ok(&full).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), ["sleeper"]);
+    assert_eq!(names(&["-a"]), ["quitter", "sleeper"]);
+    assert_eq!(names(&["--filter", "status=exited"]), ["quitter"]);
+    assert_eq!(names(&["--filter", "exited=3"]), ["quitter"]);
+    assert_eq!(names(&["-a", "--filter", "label=tier=web"]), ["sleeper"]);
+    assert_eq!(names(&["-a", "--filter", "name=quit"]), ["quitter"]);
+    assert_eq!(
+        names(&["-a", "--filter", "ancestor=busybox"]),
+        ["quitter", "sleeper"]
+    );
+    assert_eq!(names(&["-l"]), ["quitter"]);
+    assert_eq!(names(&["-n", "2"]).len(), 2);
+    // A paused container can still be stopped.
+    root.ok(&["pause", "sleeper"]);
+    root.ok(&["stop", "-t", "1", "sleeper"]);
+    assert_eq!(names(&[]), Vec::<String>::new());
+}

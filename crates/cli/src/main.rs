@@ -75,6 +75,10 @@ enum Command {
     Exec(cmd::exec::Args),
     /// Rename a container
     Rename(cmd::rename::Args),
+    /// Pause all processes within one or more containers
+    Pause(cmd::pause::Args),
+    /// Unpause all processes within one or more containers
+    Unpause(cmd::pause::Args),
     /// Display the running processes of a container
     Top(cmd::top::Args),
     /// Manage containers
@@ -184,6 +188,8 @@ fn main() -> ExitCode {
         Command::Kill(a) => cmd::kill::run(&root, a),
         Command::Exec(a) => cmd::exec::run(&root, a),
         Command::Rename(a) => cmd::rename::run(&root, a),
+        Command::Pause(a) => cmd::pause::run(&root, a, false),
+        Command::Unpause(a) => cmd::pause::run(&root, a, true),
         Command::Top(a) => cmd::top::run(&root, a),
         Command::Container(ContainerCommand::Prune(a)) => cmd::container_prune::run(&root, a),
         Command::Container(ContainerCommand::Ls(a)) => cmd::ps::run(&root, a),

@@ -78,10 +78,10 @@ pub struct ContainerOptions {
     pub restart: String,
 }
 
-/// A container whose monitor owns it: running, or between two runs of its
-/// restart policy.
+/// A container whose monitor owns it: running (or paused), or between two
+/// runs of its restart policy.
 pub(crate) fn is_active(status: &str) -> bool {
-    matches!(status, "running" | "restarting")
+    matches!(status, "running" | "restarting" | "paused")
 }
 
 /// The static init `--init` runs as pid 1: docker's own `docker-init` when
@@ -541,6 +541,7 @@ impl Engine {
             None => 15,
         };
         self.mark_stopped_by_user(&id);
+        self.thaw_if_paused(&info)?;
         let backend = self.backend(&info.options.runtime)?;
         let _ = backend.kill(&id, signal, false);
         if self.wait_container(&id, Some(timeout))?.is_none()
@@ -564,6 +565,7 @@ impl Engine {
                 )));
             }
             self.mark_stopped_by_user(&id);
+            self.thaw_if_paused(&info)?;
             let backend = self.backend(&info.options.runtime)?;
             let _ = backend.kill(&id, 9, true);
             self.wait_container(&id, None)?;
@@ -751,7 +753,7 @@ impl Engine {
             .map(|l| layers_dir.join(l).display().to_string())
             .collect();
         lower.reverse();
-        let running = r.status == "running";
+        let running = matches!(r.status.as_str(), "running" | "paused");
         let mounts: Vec<serde_json::Value> = o
             .mounts
             .iter()
@@ -810,7 +812,7 @@ impl Engine {
             "State": {
                 "Status": r.status,
                 "Running": running,
-                "Paused": false,
+                "Paused": r.status == "paused",
                 "Restarting": r.status == "restarting",
                 "OOMKilled": false,
                 "Dead": false,
@@ -897,6 +899,12 @@ impl Engine {
     pub fn exec_container(&mut self, s: &str, opts: &ExecOptions) -> Result<i32, EngineError> {
         use berth_runtime::backend::{ContainerStdio, ExecProcess};
         let info = self.container(s)?;
+        if info.record.status == "paused" {
+            return Err(EngineError::InvalidContainer(format!(
+                "container {} is paused, unpause the container before exec",
+                info.record.id
+            )));
+        }
         if info.record.status != "running" {
             return Err(EngineError::InvalidContainer(format!(
                 "container {} is not running",
@@ -1001,5 +1009,52 @@ impl Engine {
         Err(EngineError::InvalidContainer(format!(
             "cannot find the cgroup of container {id}"
         )))
+    }
+}
+
+impl Engine {
+    /// `pause`: freezes every process of the container (cgroup freezer).
+    pub fn pause_container(&mut self, s: &str) -> Result<String, EngineError> {
+        let mut info = self.container(s)?;
+        match info.record.status.as_str() {
+            "running" => {}
+            "paused" => {
+                return Err(EngineError::InvalidContainer(format!(
+                    "container {} is already paused",
+                    info.record.id
+                )))
+            }
+            _ => return Err(EngineError::NotRunning(info.record.id)),
+        }
+        self.backend(&info.options.runtime)?
+            .pause(&info.record.id)?;
+        info.record.status = "paused".into();
+        self.store.update_container(&info.record)?;
+        Ok(info.record.id)
+    }
+
+    /// `unpause`.
+    pub fn unpause_container(&mut self, s: &str) -> Result<String, EngineError> {
+        let mut info = self.container(s)?;
+        if info.record.status != "paused" {
+            return Err(EngineError::InvalidContainer(format!(
+                "container {} is not paused",
+                info.record.id
+            )));
+        }
+        self.backend(&info.options.runtime)?
+            .resume(&info.record.id)?;
+        info.record.status = "running".into();
+        self.store.update_container(&info.record)?;
+        Ok(info.record.id)
+    }
+
+    /// Thaws a paused container before it is signalled: frozen processes
+    /// cannot act on a signal, not even SIGKILL on cgroup v1.
+    fn thaw_if_paused(&mut self, info: &ContainerInfo) -> Result<(), EngineError> {
+        if info.record.status == "paused" {
+            self.unpause_container(&info.record.id)?;
+        }
+        Ok(())
     }
 }

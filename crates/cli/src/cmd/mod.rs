@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod monitor;
+pub mod pause;
 pub mod prune;
 pub mod ps;
 pub mod pull;

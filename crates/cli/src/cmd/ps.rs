@@ -20,6 +20,39 @@ pub struct Args {
     /// Format output using a Go template, "table" or "json"
     #[arg(long)]
     format: Option<String>,
+    /// Filter output (status=, name=, label=, ancestor=, exited=, id=)
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    latest: bool,
+}
+
+/// docker's `ps --filter` keys, all of which must match.
+fn matches(
+    c: &berth_engine::ContainerInfo,
+    image_id: Option<&str>,
+    filters: &[(String, String)],
+) -> bool {
+    let r = &c.record;
+    filters.iter().all(|(k, v)| match k.as_str() {
+        "status" => &r.status == v,
+        "name" => r.name.contains(v.trim_start_matches('/')),
+        "id" => r.id.starts_with(v.as_str()),
+        "exited" => {
+            r.status == "exited"
+                && r.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
+        }
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => c.options.labels.get(lk).map(String::as_str) == Some(lv),
+            None => c.options.labels.contains_key(v.as_str()),
+        },
+        "ancestor" => c.options.image == *v || image_id == Some(r.image_id.to_string().as_str()),
+        _ => false,
+    })
 }
 
 const HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Status":"STATUS","Ports":"PORTS","Names":"NAMES","State":"STATE","Labels":"LABELS"}"#;
@@ -31,14 +64,52 @@ fn parse(t: &Option<String>) -> Option<DateTime<Utc>> {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f}"))?;
+        if !matches!(
+            k,
+            "status" | "name" | "id" | "exited" | "label" | "ancestor"
+        ) {
+            anyhow::bail!("invalid filter '{k}'");
+        }
+        filters.push((k.to_string(), v.to_string()));
+    }
     let mut engine = super::open(root)?;
+    // ancestor= also takes an image ID or a name resolving to one.
+    let ancestor = filters
+        .iter()
+        .find(|(k, _)| k == "ancestor")
+        .and_then(|(_, v)| engine.resolve_image(v).ok())
+        .map(|d| d.to_string());
+    // Asking for a status (or an exit code) shows non-running ones too.
+    let all = a.all
+        || a.latest
+        || a.last.is_some()
+        || filters.iter().any(|(k, _)| k == "status" || k == "exited");
+    let limit = if a.latest { Some(1) } else { a.last };
     let mut rows = Vec::new();
-    for c in engine.list_containers()? {
+    for c in engine
+        .list_containers()?
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+    {
         let r = &c.record;
-        if !a.all && !matches!(r.status.as_str(), "running" | "restarting") {
+        if !matches(&c, ancestor.as_deref(), &filters) {
+            continue;
+        }
+        if !all && !matches!(r.status.as_str(), "running" | "restarting" | "paused") {
             continue;
         }
         let status = match r.status.as_str() {
+            "paused" => format!(
+                "Up {} (Paused)",
+                human_duration(
+                    (Utc::now() - parse(&r.started_at).unwrap_or_else(Utc::now)).num_seconds()
+                )
+            ),
             "running" => format!(
                 "Up {}",
                 human_duration(
