@@ -81,6 +81,12 @@ enum Command {
     Unpause(cmd::pause::Args),
     /// Display the running processes of a container
     Top(cmd::top::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(cmd::diff::Args),
+    /// Create a new image from a container's changes
+    Commit(cmd::commit::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(cmd::export::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -130,6 +136,12 @@ enum ContainerCommand {
     Inspect(cmd::inspect::Args),
     /// Remove one or more containers
     Rm(cmd::rm::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(cmd::diff::Args),
+    /// Create a new image from a container's changes
+    Commit(cmd::commit::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(cmd::export::Args),
 }
 
 #[derive(Subcommand)]
@@ -191,10 +203,16 @@ fn main() -> ExitCode {
         Command::Pause(a) => cmd::pause::run(&root, a, false),
         Command::Unpause(a) => cmd::pause::run(&root, a, true),
         Command::Top(a) => cmd::top::run(&root, a),
+        Command::Diff(a) => cmd::diff::run(&root, a),
+        Command::Commit(a) => cmd::commit::run(&root, a),
+        Command::Export(a) => cmd::export::run(&root, a),
         Command::Container(ContainerCommand::Prune(a)) => cmd::container_prune::run(&root, a),
         Command::Container(ContainerCommand::Ls(a)) => cmd::ps::run(&root, a),
         Command::Container(ContainerCommand::Inspect(a)) => cmd::inspect::run(&root, a),
         Command::Container(ContainerCommand::Rm(a)) => cmd::rm::run(&root, a),
+        Command::Container(ContainerCommand::Diff(a)) => cmd::diff::run(&root, a),
+        Command::Container(ContainerCommand::Commit(a)) => cmd::commit::run(&root, a),
+        Command::Container(ContainerCommand::Export(a)) => cmd::export::run(&root, a),
         Command::Rm(a) => cmd::rm::run(&root, a),
         Command::Wait(a) => cmd::wait::run(&root, a),
         Command::Monitor(a) => cmd::monitor::run(&root, a),

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod changes;
+mod commit;
 mod config;
 mod container;
 mod error;
@@ -23,6 +24,7 @@ use std::path::Path;
 use berth_reference::Reference;
 use berth_store::{Digest, Store};
 
+pub use commit::{Change, ChangeKind, CommitOptions};
 pub use config::ImageConfig;
 pub use container::{
     parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, ExecOptions, LogStream,

@@ -80,8 +80,16 @@ fn walk<W: Write>(
             b.append_data(&mut h, &rel, f)
                 .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
         } else {
-            // Device nodes and fifos: the header carries everything.
+            // Device nodes and fifos: the header carries everything, but
+            // the tar crate's metadata helper leaves the device numbers 0.
             h.set_size(0);
+            if ft.is_char_device() || ft.is_block_device() {
+                let rdev = md.rdev();
+                h.set_device_major(rustix::fs::major(rdev))
+                    .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+                h.set_device_minor(rustix::fs::minor(rdev))
+                    .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
+            }
             b.append_data(&mut h, &rel, io::empty())
                 .map_err(|e| StoreError::io(format!("write {rel} to layer tar"), e))?;
         }
@@ -195,6 +203,17 @@ mod tests {
         entry(&mut b, "d/g", tar::EntryType::Link, b"", Some("d/f"));
         entry(&mut b, "d/s", tar::EntryType::Symlink, b"", Some("f"));
         entry(&mut b, ".wh.gone", tar::EntryType::Regular, b"", None);
+        let mut null = tar::Header::new_gnu();
+        null.set_entry_type(tar::EntryType::Char);
+        null.set_mode(0o666);
+        null.set_uid(0);
+        null.set_gid(0);
+        null.set_mtime(0);
+        null.set_size(0);
+        null.set_device_major(1).unwrap();
+        null.set_device_minor(3).unwrap();
+        b.append_data(&mut null, "d/null", std::io::empty())
+            .unwrap();
         let input = b.into_inner().unwrap();
         let dir = tempfile::tempdir().unwrap();
         extract_layer(&input[..], dir.path()).unwrap();
@@ -206,9 +225,24 @@ mod tests {
                 ("d/.wh..wh..opq".to_string(), tar::EntryType::Regular),
                 ("d/f".to_string(), tar::EntryType::Regular),
                 ("d/g".to_string(), tar::EntryType::Link),
+                ("d/null".to_string(), tar::EntryType::Char),
                 ("d/s".to_string(), tar::EntryType::Symlink),
                 (".wh.gone".to_string(), tar::EntryType::Regular),
             ]
+        );
+        let mut a = tar::Archive::new(&out[..]);
+        let null = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().unwrap().ends_with("null"))
+            .unwrap();
+        assert_eq!(
+            (
+                null.header().device_major().unwrap(),
+                null.header().device_minor().unwrap()
+            ),
+            (Some(1), Some(3))
         );
         // The same tree always gives the same bytes.
         assert_eq!(out, write_layer_tar(dir.path(), Vec::new()).unwrap());

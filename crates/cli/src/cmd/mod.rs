@@ -1,9 +1,12 @@
 //! One module per command.
 
+pub mod commit;
 pub mod container_prune;
 pub mod create;
 pub mod df;
+pub mod diff;
 pub mod exec;
+pub mod export;
 pub mod history;
 pub mod images;
 pub mod import;
