@@ -11,22 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn ready(root: &Root) -> bool {
-    if !need_root() {
-        return false;
-    }
-    if std::process::Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: runc is not installed");
-        return false;
-    }
-    import_busybox(root, "busybox");
-    true
-}
-
 /// Loads `layered`: busybox with a second layer adding `/data/a` and
 /// `/data/b`.
 fn load_layered(root: &Root) {
@@ -77,7 +61,7 @@ fn tar_entries(tar: &[u8]) -> Vec<(String, tar::EntryType, Vec<u8>)> {
 #[test]
 fn diff_shows_dockers_letters() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     changed_container(&root, "changed");
@@ -119,7 +103,7 @@ fn diff_shows_dockers_letters() {
 #[test]
 fn diff_of_a_running_container() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     root.ok(&[
@@ -158,7 +142,7 @@ fn diff_of_a_running_container() {
 #[test]
 fn commit_makes_an_image_of_the_changes() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     changed_container(&root, "changed");
@@ -258,7 +242,7 @@ fn commit_makes_an_image_of_the_changes() {
 #[test]
 fn commit_keeps_an_opaque_directory_opaque() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     load_layered(&root);
@@ -286,7 +270,7 @@ fn commit_keeps_an_opaque_directory_opaque() {
 #[test]
 fn export_gives_the_flattened_filesystem() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     changed_container(&root, "changed");

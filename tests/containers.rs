@@ -11,22 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn ready(root: &Root) -> bool {
-    if !need_root() {
-        return false;
-    }
-    if std::process::Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: runc is not installed");
-        return false;
-    }
-    import_busybox(root, "busybox");
-    true
-}
-
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -62,7 +46,7 @@ fn cgroup_file(id: &str, v1_controller: &str, v1_file: &str, v2_file: &str) -> P
 #[test]
 fn foreground_runs_give_output_and_docker_exit_codes() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let out = root.run(&["run", "--rm", "busybox", "echo", "hello"]);
@@ -117,7 +101,7 @@ fn foreground_runs_give_output_and_docker_exit_codes() {
 #[test]
 fn containers_get_dockers_security_defaults() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let status = root.ok(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
@@ -195,7 +179,7 @@ fn containers_get_dockers_security_defaults() {
 #[test]
 fn user_env_workdir_and_hostname() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let out = root.ok(&[
@@ -222,7 +206,7 @@ fn user_env_workdir_and_hostname() {
 #[test]
 fn limits_are_set_in_the_hosts_cgroup_files() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let id = root
@@ -259,7 +243,7 @@ fn limits_are_set_in_the_hosts_cgroup_files() {
 #[test]
 fn detached_lifecycle_logs_stop_wait_rm() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let id = root
@@ -328,7 +312,7 @@ fn detached_lifecycle_logs_stop_wait_rm() {
 #[test]
 fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let id = root
@@ -370,7 +354,7 @@ fn monitor_pid(id: &str) -> Option<i32> {
 #[test]
 fn many_runs_at_once_on_one_root() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let children: Vec<_> = (0..6)
@@ -399,7 +383,7 @@ fn many_runs_at_once_on_one_root() {
 #[test]
 fn bind_and_tmpfs_mounts_and_inspect() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     let host = root.scratch.path().join("shared");
@@ -483,7 +467,7 @@ fn bind_and_tmpfs_mounts_and_inspect() {
 #[test]
 fn exec_runs_commands_in_a_running_container() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     root.ok(&[
@@ -557,7 +541,7 @@ fn exec_runs_commands_in_a_running_container() {
 #[test]
 fn init_top_rename_and_container_prune() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     // tini (or docker-init) is pid 1 and the command runs under it.
@@ -614,7 +598,7 @@ fn init_top_rename_and_container_prune() {
 #[test]
 fn follow_logs_ulimits_and_stop_signal() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     root.ok(&[
@@ -696,7 +680,7 @@ fn follow_logs_ulimits_and_stop_signal() {
 #[test]
 fn restart_policies_bring_containers_back_until_stopped() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     root.ok(&[
@@ -793,7 +777,7 @@ fn restart_policies_bring_containers_back_until_stopped() {
 #[test]
 fn pause_unpause_and_ps_filters() {
     let root = Root::new();
-    if !ready(&root) {
+    if !container_ready(&root) {
         return;
     }
     root.ok(&[

@@ -400,3 +400,17 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// Whether the container tests can run (root and runc); imports the
+/// busybox base as `busybox` when they can.
+pub fn container_ready(root: &Root) -> bool {
+    if !need_root() {
+        return false;
+    }
+    if Command::new("runc").arg("--version").output().is_err() {
+        eprintln!("skipping: runc is not installed");
+        return false;
+    }
+    import_busybox(root, "busybox");
+    true
+}

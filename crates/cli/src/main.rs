@@ -2,6 +2,7 @@
 
 mod cmd;
 mod format;
+mod output;
 mod progress;
 
 use std::path::PathBuf;

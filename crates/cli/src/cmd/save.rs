@@ -1,9 +1,6 @@
-use std::fs;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use berth_engine::SaveFormat;
 
 #[derive(clap::Args)]
@@ -25,34 +22,9 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         SaveFormat::DockerArchive
     };
     let engine = super::open(root)?;
-    match &a.output {
-        Some(path) => {
-            // Written beside the destination and renamed at the end, so a
-            // failed save never leaves a truncated archive under that name.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("create a file in {}", dir.display()))?;
-            let w = engine.save(&a.images, format, BufWriter::new(tmp.as_file()))?;
-            w.into_inner()
-                .map_err(|e| e.into_error())
-                .context("write archive")?
-                .sync_all()
-                .context("sync archive")?;
-            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
-                .context("set archive permissions")?;
-            tmp.persist(path)
-                .with_context(|| format!("write {}", path.display()))?;
-        }
-        None => {
-            if std::io::stdout().is_terminal() {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
-            let mut w = engine.save(&a.images, format, BufWriter::new(std::io::stdout().lock()))?;
-            w.flush().context("write archive to standard output")?;
-        }
-    }
+    crate::output::write_archive(a.output.as_deref(), |w| {
+        engine.save(&a.images, format, w)?;
+        Ok(())
+    })?;
     Ok(0)
 }
