@@ -1,4 +1,6 @@
-//! The `berth` command: docker's image commands, daemonless.
+//! The `berth` command: docker's image and container commands, daemonless.
+
+#![forbid(unsafe_code)]
 
 mod cmd;
 mod format;
