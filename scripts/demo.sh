@@ -31,6 +31,10 @@ step "berth load -i busybox.tar"
 $berth load -i "$work/busybox.tar"
 step "berth run --rm busybox sh -c 'echo hello from \$(hostname); id'"
 $berth run --rm busybox sh -c 'echo hello from $(hostname); id'
+step "printf 'echo hello from stdin\\nexit 3\\n' | berth run -i --rm busybox sh"
+printf 'echo hello from stdin\nexit 3\n' | $berth run -i --rm busybox sh || echo "exit code $?"
+step "berth run -t --rm busybox sh -c 'tty; stty size'"
+$berth run -t --rm busybox sh -c 'tty; stty size'
 step "berth run -d --name ticker busybox sh -c 'while true; do date; sleep 1; done'"
 $berth run -d --name ticker busybox sh -c 'while true; do date; sleep 1; done'
 sleep 2
@@ -38,6 +42,10 @@ step "berth ps"
 $berth ps
 step "berth logs ticker"
 $berth logs ticker
+step "berth exec ticker ps"
+$berth exec ticker ps
+step "berth stats --no-stream ticker"
+$berth stats --no-stream ticker
 step "berth stop -t 1 ticker && berth rm ticker"
 $berth stop -t 1 ticker
 $berth rm ticker

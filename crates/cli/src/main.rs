@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attach;
 mod cmd;
 mod format;
 mod output;
@@ -72,10 +73,18 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Stop one or more running containers
     Stop(cmd::stop::Args),
+    /// Restart one or more containers
+    Restart(cmd::restart::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(cmd::stats::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(cmd::port::Args),
     /// Kill one or more running containers
     Kill(cmd::kill::Args),
     /// Execute a command in a running container
     Exec(cmd::exec::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(cmd::attach::Args),
     /// Rename a container
     Rename(cmd::rename::Args),
     /// Pause all processes within one or more containers
@@ -90,6 +99,8 @@ enum Command {
     Commit(cmd::commit::Args),
     /// Export a container's filesystem as a tar archive
     Export(cmd::export::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cmd::cp::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -132,6 +143,8 @@ enum ImageCommand {
 enum ContainerCommand {
     /// Remove all stopped containers
     Prune(cmd::container_prune::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(cmd::attach::Args),
     /// List containers
     #[command(visible_alias = "list", name = "ls")]
     Ls(cmd::ps::Args),
@@ -145,6 +158,14 @@ enum ContainerCommand {
     Commit(cmd::commit::Args),
     /// Export a container's filesystem as a tar archive
     Export(cmd::export::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cmd::cp::Args),
+    /// Restart one or more containers
+    Restart(cmd::restart::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(cmd::stats::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(cmd::port::Args),
 }
 
 #[derive(Subcommand)]
@@ -200,8 +221,20 @@ fn main() -> ExitCode {
         Command::Ps(a) => cmd::ps::run(&root, a),
         Command::Logs(a) => cmd::logs::run(&root, a),
         Command::Stop(a) => cmd::stop::run(&root, a),
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            cmd::restart::run(&root, a)
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            cmd::stats::run(&root, a)
+        }
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            cmd::port::run(&root, a)
+        }
         Command::Kill(a) => cmd::kill::run(&root, a),
         Command::Exec(a) => cmd::exec::run(&root, a),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            cmd::attach::run(&root, a)
+        }
         Command::Rename(a) => cmd::rename::run(&root, a),
         Command::Pause(a) => cmd::pause::run(&root, a, false),
         Command::Unpause(a) => cmd::pause::run(&root, a, true),
@@ -209,6 +242,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => cmd::diff::run(&root, a),
         Command::Commit(a) => cmd::commit::run(&root, a),
         Command::Export(a) => cmd::export::run(&root, a),
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cmd::cp::run(&root, a),
         Command::Container(ContainerCommand::Prune(a)) => cmd::container_prune::run(&root, a),
         Command::Container(ContainerCommand::Ls(a)) => cmd::ps::run(&root, a),
         Command::Container(ContainerCommand::Inspect(a)) => cmd::inspect::run(&root, a),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Parses a Go duration into signed nanoseconds; errors use Go's wording.
-pub(crate) fn parse_go_duration(text: &str) -> Result<i128, String> {
+pub fn parse_go_duration(text: &str) -> Result<i128, String> {
     let invalid = || format!("time: invalid duration {text:?}");
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),

@@ -28,6 +28,7 @@ pub use ast::{
     FromInstruction, HealthConfig, Healthcheck, Heredoc, Instruction, KeyValue, KeyValues, Located,
     NetworkMode, OnbuildInstruction, RunInstruction, SecurityMode, Source, Stage,
 };
+pub use duration::parse_go_duration;
 pub use error::{ExpandError, ParseError};
 pub use mount::{CacheSharing, Mount, MountType};
 pub use shell::{expand, expand_heredoc, expand_words, Lookup};

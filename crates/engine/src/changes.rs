@@ -60,7 +60,7 @@ pub(crate) fn apply_changes(
     Ok(())
 }
 
-fn apply(
+pub(crate) fn apply(
     config: &mut Map<String, Value>,
     change: &str,
     ins: &Instruction,

@@ -975,7 +975,7 @@ impl Engine {
     /// Streams the container's changes as a layer tar through a pipe into
     /// the store's staging, which stores the blob and unpacks it exactly
     /// as for a pulled or loaded layer.
-    fn stage_container_layer(
+    pub(crate) fn stage_container_layer(
         &self,
         id: &str,
         upper: &Path,

@@ -9,7 +9,6 @@
 //! any point; the monitor stays until the container ends.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use chrono::Utc;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::attach::AttachSession;
 use crate::{Engine, EngineError};
 
 /// What a container was created with, kept as JSON in the store.
@@ -41,6 +41,9 @@ pub struct ContainerOptions {
     pub network: String,
     pub auto_remove: bool,
     pub interactive: bool,
+    /// `-t`: the container's stdio is a terminal.
+    #[serde(default)]
+    pub tty: bool,
     pub labels: BTreeMap<String, String>,
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
@@ -76,6 +79,10 @@ pub struct ContainerOptions {
     /// `--restart no|on-failure[:N]|always|unless-stopped`.
     #[serde(default)]
     pub restart: String,
+    /// `--health-*` and `--no-healthcheck` (docker's `Config.Healthcheck`
+    /// as given); `None` leaves the image's.
+    #[serde(default)]
+    pub healthcheck: Option<crate::health::HealthConfig>,
 }
 
 /// A container whose monitor owns it: running (or paused), or between two
@@ -242,6 +249,18 @@ impl MountOption {
             )),
         }
     }
+}
+
+/// How `start_container` starts a container.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Stay connected for the container's output.
+    pub attach: bool,
+    /// The attached client sends the container's input, and its end of
+    /// input closes the container's (docker's StdinOnce).
+    pub stdin: bool,
+    /// The client's terminal size, rows and columns, for `-t`.
+    pub tty_size: Option<(u16, u16)>,
 }
 
 /// A container as `ps` and `inspect` see it.
@@ -413,66 +432,67 @@ impl Engine {
         }
     }
 
-    /// Starts a container through its monitor. Detached, it returns once
-    /// the container runs; attached, the monitor shares this process's
-    /// stdio and the container's exit code is returned.
+    /// Starts a container through its monitor and returns once it runs.
+    /// With `opts.attach` the connection to the monitor is returned, for
+    /// the container's output (and input); `None` when the container
+    /// already ran or nothing was to be attached.
     pub fn start_container(
         &mut self,
         s: &str,
-        attach: bool,
         root: &Path,
-    ) -> Result<Option<i32>, EngineError> {
+        opts: StartOptions,
+    ) -> Result<Option<AttachSession>, EngineError> {
         let info = self.container(s)?;
         if is_active(&info.record.status) {
             return Ok(None);
         }
         let exe =
             std::env::current_exe().map_err(|e| EngineError::io("find the berth binary", e))?;
+        let dir = self.container_dir(&info.record.id);
+        // The monitor's own messages, for when something goes wrong.
+        let monitor_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("monitor.log"))
+            .map_err(|e| {
+                EngineError::io(format!("open {}", dir.join("monitor.log").display()), e)
+            })?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| EngineError::io("connect to the container monitor", e))?;
         let mut cmd = Command::new(exe);
         cmd.arg("--root")
             .arg(root)
             .arg("monitor")
             .arg(&info.record.id);
-        // Its own process group: a Ctrl-C meant for the CLI does not kill
-        // the monitor (the container gets it through the runtime instead).
+        if opts.attach && opts.stdin {
+            cmd.arg("--stdin-once");
+        }
+        if let Some((rows, cols)) = opts.tty_size {
+            cmd.arg("--tty-size").arg(format!("{rows}x{cols}"));
+        }
+        // The monitor's stdin is its connection to us; its own process
+        // group keeps a Ctrl-C meant for the CLI away from it.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        if attach {
-            cmd.arg("--attach");
-            if !info.options.interactive {
-                cmd.stdin(Stdio::null());
-            }
-            let status = cmd
-                .status()
-                .map_err(|e| EngineError::io("start the container monitor", e))?;
-            let code = status.code().unwrap_or(125);
-            return Ok(Some(code));
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd
-            .spawn()
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(monitor_log);
+        cmd.spawn()
             .map_err(|e| EngineError::io("start the container monitor", e))?;
-        // The monitor writes one line once the container runs (or why it
-        // could not start), then never touches this pipe again.
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| EngineError::io("read the monitor", e))?;
-        match line.trim_end().strip_prefix("error: ") {
-            Some(msg) => {
-                let _ = child.wait();
-                Err(EngineError::StartFailed(msg.to_string()))
-            }
-            None if line.trim_end() == "started" => Ok(None),
-            None => {
-                let _ = child.wait();
-                Err(EngineError::StartFailed(
-                    "the container monitor exited before the container started".into(),
-                ))
-            }
+        drop(cmd);
+        let mut session = AttachSession::new(ours)?;
+        session.wait_started()?;
+        Ok(opts.attach.then_some(session))
+    }
+
+    /// `attach`: a connection to a running container's monitor.
+    pub fn attach_container(&mut self, s: &str) -> Result<AttachSession, EngineError> {
+        let info = self.container(s)?;
+        if info.record.status != "running" {
+            return Err(EngineError::InvalidContainer(
+                "You cannot attach to a stopped container, start it first".into(),
+            ));
         }
+        AttachSession::connect(&self.container_dir(&info.record.id))
     }
 
     /// `kill -s SIGNAL`.
@@ -570,7 +590,7 @@ impl Engine {
             let _ = backend.kill(&id, 9, true);
             self.wait_container(&id, None)?;
         }
-        self.destroy_container(&id, &info.options.runtime)?;
+        self.destroy_container(&id, Some(&info.options.runtime))?;
         Ok(id)
     }
 
@@ -583,8 +603,16 @@ impl Engine {
     }
 
     /// Removes everything a container has: runtime state, mount, files, row.
-    pub(crate) fn destroy_container(&mut self, id: &str, runtime: &str) -> Result<(), EngineError> {
-        let _ = self.backend(runtime)?.delete(id, true);
+    /// Removes a container that does not run: its runtime state (when
+    /// `runtime` may still have some), rootfs mount, directory and record.
+    pub(crate) fn destroy_container(
+        &mut self,
+        id: &str,
+        runtime: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if let Some(runtime) = runtime {
+            let _ = self.backend(runtime)?.delete(id, true);
+        }
         let dir = self.container_dir(id);
         OverlayMount::unmount(&dir.join("rootfs"))?;
         match std::fs::remove_dir_all(&dir) {
@@ -804,7 +832,7 @@ impl Engine {
             json!(o.cmd)
         };
         let zero = "0001-01-01T00:00:00Z";
-        Ok(json!({
+        let mut inspected = json!({
             "Id": r.id,
             "Created": r.created_at,
             "Path": args.first().cloned().unwrap_or_default(),
@@ -865,7 +893,7 @@ impl Engine {
                 "AttachStdin": o.interactive,
                 "AttachStdout": true,
                 "AttachStderr": true,
-                "Tty": false,
+                "Tty": o.tty,
                 "OpenStdin": o.interactive,
                 "StdinOnce": o.interactive,
                 "Env": crate::monitor::environment(&info, &image),
@@ -877,7 +905,9 @@ impl Engine {
                 "OnBuild": serde_json::Value::Null,
                 "Labels": o.labels,
             },
-        }))
+        });
+        self.inspect_health(&mut inspected, &info, &image);
+        Ok(inspected)
     }
 }
 
@@ -891,6 +921,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub interactive: bool,
     pub privileged: bool,
+    /// `-t`: the process gets a terminal mirroring the caller's.
+    pub tty: bool,
 }
 
 impl Engine {
@@ -929,6 +961,7 @@ impl Engine {
             user,
             all_capabilities: opts.privileged,
             detach: opts.detach,
+            tty: opts.tty,
         };
         let quiet = || {
             if opts.detach {
@@ -982,7 +1015,7 @@ impl Engine {
         let mut removed = Vec::new();
         for c in self.list_containers()? {
             if !is_active(&c.record.status) {
-                self.destroy_container(&c.record.id, &c.options.runtime)?;
+                self.destroy_container(&c.record.id, Some(&c.options.runtime))?;
                 removed.push(c.record.id);
             }
         }

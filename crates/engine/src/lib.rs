@@ -3,11 +3,15 @@
 
 #![forbid(unsafe_code)]
 
+mod attach;
 mod changes;
 mod commit;
 mod config;
 mod container;
+mod copy;
 mod error;
+mod health;
+mod hub;
 mod images;
 mod import;
 mod inspect;
@@ -17,29 +21,36 @@ mod progress;
 mod pull;
 mod push;
 mod registry;
+mod restart;
 mod save;
+mod stats;
 
 use std::path::Path;
 
 use berth_reference::Reference;
 use berth_store::{Digest, Store};
 
+pub use attach::{AttachEvent, AttachInput, AttachSession};
 pub use commit::{Change, ChangeKind, CommitOptions};
 pub use config::ImageConfig;
 pub use container::{
     parse_cpus, parse_signal, parse_size, ContainerInfo, ContainerOptions, ExecOptions, LogStream,
-    LogsOptions, MountOption,
+    LogsOptions, MountOption, StartOptions,
 };
+pub use copy::{Copied, CopyIn, CopyOptions, CopyOut};
 pub use error::EngineError;
+pub use health::{parse_health_duration, HealthConfig, HealthResult, HealthState, HealthStatus};
 pub use images::{ImageFilter, ImageRow, RemovedImage, RmiEvent, SpaceUsage};
 pub use import::ImportOptions;
 pub use inspect::HistoryEntry;
 pub use load::{LoadSource, LoadedImage};
+pub use monitor::MonitorOptions;
 pub use progress::{NoProgress, Progress};
 pub use pull::{PullOptions, Pulled};
 pub use push::{PushOptions, Pushed};
 pub use registry::{login, logout, RegistryOptions};
 pub use save::SaveFormat;
+pub use stats::StatsSample;
 
 pub struct Engine {
     store: Store,

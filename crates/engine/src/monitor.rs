@@ -1,13 +1,22 @@
 //! The per-container monitor (`berth monitor ID`): mounts the rootfs,
 //! writes the OCI bundle, starts the container with the runtime, reaps it
-//! as its subreaper, logs its output, records its exit, cleans up.
+//! as its subreaper, logs its output and serves it to attached clients,
+//! records its exit, applies the restart policy, cleans up.
+//!
+//! The runtime runs in the foreground (`runc run`, not `--detach`): it
+//! waits for the container, passes signals on, removes the container as
+//! it exits, and exits with its code, which saves a `runc delete` per run.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use berth_runtime::backend::{ContainerStdio, RuntimeBackend};
+use berth_runtime::backend::{ContainerStdio, Runc, RuntimeBackend, RuntimeExit};
 use berth_runtime::cgroups::{parse_mountinfo, CgroupMode};
 use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
 use berth_runtime::overlay::OverlayMount;
@@ -20,8 +29,10 @@ use berth_runtime::spec::{
 use chrono::Utc;
 use serde_json::Value;
 
+use crate::attach;
 use crate::config::ImageConfig;
 use crate::container::{now_rfc3339, ContainerInfo, MountOption};
+use crate::hub::Hub;
 use crate::{Engine, EngineError};
 
 /// Where a container's output is logged, inside its directory.
@@ -87,13 +98,130 @@ pub(crate) fn environment(info: &ContainerInfo, image: &ImageConfig) -> Vec<Stri
     env
 }
 
+/// How the monitor was started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MonitorOptions {
+    /// The starting client sends the container's input, and its end of
+    /// input is the container's (`run -i`, `start -ai`).
+    pub stdin_once: bool,
+    /// The starting client's terminal size (rows, columns) for `-t`.
+    pub tty_size: Option<(u16, u16)>,
+}
+
+/// The container's side of its standard streams for one run, and the
+/// monitor's side: where its output is read and its input written.
+struct ContainerIo {
+    stdio: ContainerStdio,
+    outputs: Vec<(Stream, File)>,
+    stdin: Option<File>,
+    tty: Option<OwnedFd>,
+}
+
+impl ContainerIo {
+    /// Pipes; or, for `-t`, a terminal whose other side the runtime
+    /// takes as its own and mirrors into the container's terminal.
+    fn new(info: &ContainerInfo, size: Option<(u16, u16)>) -> Result<ContainerIo, EngineError> {
+        let io_err = |what: &str, e: std::io::Error| EngineError::io(what.to_string(), e);
+        if info.options.tty {
+            use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+            let sys = |what: &str, e: rustix::io::Errno| io_err(what, e.into());
+            let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+                .map_err(|e| sys("open a terminal", e))?;
+            grantpt(&master).map_err(|e| sys("open a terminal", e))?;
+            unlockpt(&master).map_err(|e| sys("open a terminal", e))?;
+            let name = ptsname(&master, Vec::new()).map_err(|e| sys("open a terminal", e))?;
+            let (rows, cols) = size.unwrap_or((24, 80));
+            let winsize = rustix::termios::Winsize {
+                ws_row: rows,
+                ws_col: cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            rustix::termios::tcsetwinsize(&master, winsize)
+                .map_err(|e| sys("size the terminal", e))?;
+            let slave = rustix::fs::open(
+                name.as_c_str(),
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| sys("open a terminal", e))?;
+            let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| io_err("open a terminal", e));
+            let stdio = ContainerStdio {
+                stdin: dup(&slave)?.into(),
+                stdout: dup(&slave)?.into(),
+                stderr: slave.into(),
+            };
+            return Ok(ContainerIo {
+                stdio,
+                outputs: vec![(Stream::Stdout, File::from(dup(&master)?))],
+                stdin: Some(File::from(dup(&master)?)),
+                tty: Some(master),
+            });
+        }
+        let (out_r, out_w) = std::io::pipe().map_err(|e| io_err("create a pipe", e))?;
+        let (err_r, err_w) = std::io::pipe().map_err(|e| io_err("create a pipe", e))?;
+        let (stdin, writer) = if info.options.interactive {
+            let (r, w) = std::io::pipe().map_err(|e| io_err("create a pipe", e))?;
+            (Stdio::from(r), Some(File::from(OwnedFd::from(w))))
+        } else {
+            (Stdio::null(), None)
+        };
+        Ok(ContainerIo {
+            stdio: ContainerStdio {
+                stdin,
+                stdout: out_w.into(),
+                stderr: err_w.into(),
+            },
+            outputs: vec![
+                (Stream::Stdout, File::from(OwnedFd::from(out_r))),
+                (Stream::Stderr, File::from(OwnedFd::from(err_r))),
+            ],
+            stdin: writer,
+            tty: None,
+        })
+    }
+}
+
 impl Engine {
-    /// Runs a container to its end; returns its exit code. With `attach`
-    /// the output also goes to this process's stdout/stderr; without, the
-    /// first line on stdout tells the starting CLI whether it started.
-    pub fn run_monitor(&mut self, id: &str, attach: bool) -> Result<i32, EngineError> {
+    /// Runs a container to its end; returns its exit code. `starter` is
+    /// the client that started it (the CLI), told when it runs (or why
+    /// not) and, like any later `attach` client, sent its output.
+    pub fn run_monitor(
+        &mut self,
+        id: &str,
+        starter: UnixStream,
+        opts: MonitorOptions,
+    ) -> Result<i32, EngineError> {
         let info = self.container(id)?;
         let dir = self.container_dir(&info.record.id);
+        let backend = self.backend(&info.options.runtime)?;
+        let hub = Hub::new(backend.clone(), &info.record.id, opts.stdin_once);
+        hub.add_client(starter);
+        let result = self.monitor_runs(&info, &dir, &backend, &hub, opts);
+        let _ = std::fs::remove_file(dir.join(crate::attach::SOCKET));
+        match result {
+            Ok(code) => {
+                hub.broadcast(attach::kind::EXIT, &code.to_be_bytes());
+                Ok(code)
+            }
+            Err(e) => {
+                hub.broadcast(attach::kind::FAILED, e.to_string().as_bytes());
+                Err(e)
+            }
+        }
+    }
+
+    fn monitor_runs(
+        &mut self,
+        info: &ContainerInfo,
+        dir: &Path,
+        backend: &Runc,
+        hub: &Arc<Hub>,
+        opts: MonitorOptions,
+    ) -> Result<i32, EngineError> {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .map_err(|e| EngineError::io("become the container's subreaper", e.into()))?;
+        hub.listen(dir)?;
         let policy: RestartPolicy = info.options.restart.parse()?;
         let mut restarts = RestartManager::new(policy);
         let stop_marker = dir.join(STOPPED_BY_USER);
@@ -102,15 +230,19 @@ impl Engine {
         record.restart_count = 0;
         let mut first = true;
         let code = loop {
-            let (pid, outputs) = match self.start_in_monitor(&info, &dir) {
+            let started = self
+                .prepare_bundle(info, dir)
+                .and_then(|()| ContainerIo::new(info, opts.tty_size))
+                .and_then(|io| {
+                    let running = backend.run(&info.record.id, dir, io.stdio)?;
+                    Ok((running, io.outputs, io.stdin, io.tty))
+                });
+            let (running, outputs, stdin, tty) = match started {
                 Ok(v) => v,
                 Err(e) => {
                     let _ = OverlayMount::unmount(&dir.join("rootfs"));
-                    if first && !attach {
-                        println!("error: {e}");
-                    }
                     if info.options.auto_remove {
-                        let _ = self.destroy_container(&info.record.id, &info.options.runtime);
+                        let _ = self.destroy_container(&info.record.id, None);
                     } else if !first {
                         record.status = "exited".into();
                         record.monitor_pid = None;
@@ -120,26 +252,48 @@ impl Engine {
                     return Err(e);
                 }
             };
+            hub.set_input(stdin, tty, running.runtime_pid);
             let started = std::time::Instant::now();
             record.status = "running".into();
-            record.pid = Some(pid);
+            record.pid = Some(running.pid);
             record.monitor_pid = Some(std::process::id());
             record.started_at = Some(now_rfc3339());
             record.finished_at = None;
             record.exit_code = None;
             self.store.update_container(&record)?;
-            if first && !attach {
-                println!("started");
-                let _ = std::io::stdout().flush();
-            }
+            let health = self.start_health_checker(info, dir);
+            hub.broadcast(attach::kind::STARTED, &[]);
             first = false;
-            let code = self.watch(pid, outputs, &dir, &info, attach)?;
+            let exit = self.watch(running.runtime_pid, outputs, dir, info, hub)?;
+            health.stop();
+            hub.set_input(None, None, 0);
+            if let RuntimeExit::Signal(_) = exit {
+                // The runtime itself was killed: the container may still
+                // run, and is no longer removed for us.
+                let _ = backend.kill(&info.record.id, 9, true);
+                let _ = backend.delete(&info.record.id, true);
+            }
+            let code = match backend.exit_code(&info.record.id, dir, exit) {
+                Ok(code) => code,
+                Err(e) => {
+                    // Created, but its process could not be executed.
+                    let _ = OverlayMount::unmount(&dir.join("rootfs"));
+                    if info.options.auto_remove {
+                        let _ = self.destroy_container(&info.record.id, None);
+                    } else {
+                        record.status = "exited".into();
+                        record.exit_code = Some(start_failure_code(&e.to_string()));
+                        record.finished_at = Some(now_rfc3339());
+                        record.monitor_pid = None;
+                        record.pid = None;
+                        self.store.update_container(&record)?;
+                    }
+                    return Err(e.into());
+                }
+            };
             if info.options.auto_remove {
                 break code;
             }
-            let _ = self
-                .backend(&info.options.runtime)?
-                .delete(&record.id, true);
             OverlayMount::unmount(&dir.join("rootfs"))?;
             let stopped_by_user = stop_marker.exists();
             match restarts.next(code, started.elapsed(), stopped_by_user) {
@@ -160,8 +314,8 @@ impl Engine {
             }
         };
         if info.options.auto_remove {
-            // Deletes the runtime's container and unmounts as well.
-            self.destroy_container(&record.id, &info.options.runtime)?;
+            // Unmounts as well; the runtime removed its part already.
+            self.destroy_container(&record.id, None)?;
         } else {
             record.status = "exited".into();
             record.exit_code = Some(code);
@@ -173,16 +327,16 @@ impl Engine {
         Ok(code)
     }
 
-    /// Copies the container's output to its log (and the terminal when
-    /// attached) until it exits; returns its exit code.
+    /// Copies the container's output to its log and to the attached
+    /// clients until its runtime process exits; returns how it exited.
     fn watch(
         &mut self,
-        pid: u32,
-        outputs: Vec<(Stream, std::io::PipeReader)>,
+        runtime_pid: u32,
+        outputs: Vec<(Stream, File)>,
         dir: &Path,
         info: &ContainerInfo,
-        attach: bool,
-    ) -> Result<i32, EngineError> {
+        hub: &Arc<Hub>,
+    ) -> Result<RuntimeExit, EngineError> {
         let log = JsonFileWriter::open(
             &dir.join(LOG_FILE),
             LogOptions::from_log_opts(&info.options.log_opts)?,
@@ -190,21 +344,22 @@ impl Engine {
         let log = Arc::new(Mutex::new(log));
         let copiers: Vec<_> = outputs
             .into_iter()
-            .map(|(stream, mut pipe)| {
+            .map(|(stream, mut source)| {
                 let log = Arc::clone(&log);
+                let hub = Arc::clone(hub);
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 32 * 1024];
                     loop {
-                        let n = match pipe.read(&mut buf) {
+                        // A terminal reads EIO once its other side is closed.
+                        let n = match source.read(&mut buf) {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        if attach {
-                            let _ = match stream {
-                                Stream::Stdout => std::io::stdout().write_all(&buf[..n]),
-                                Stream::Stderr => std::io::stderr().write_all(&buf[..n]),
-                            };
-                        }
+                        let kind = match stream {
+                            Stream::Stdout => attach::kind::STDOUT,
+                            Stream::Stderr => attach::kind::STDERR,
+                        };
+                        hub.broadcast(kind, &buf[..n]);
                         if let Ok(mut l) = log.lock() {
                             let _ = l.write(stream, &buf[..n], Utc::now());
                         }
@@ -212,25 +367,18 @@ impl Engine {
                 })
             })
             .collect();
-        let code = reap(pid);
+        let exit = reap(runtime_pid);
         for c in copiers {
             let _ = c.join();
         }
         if let Ok(mut l) = log.lock() {
             let _ = l.finish();
         }
-        Ok(code)
+        Ok(exit)
     }
 
-    /// Mounts, writes the bundle and starts the container; returns its pid
-    /// and the read ends of its stdout and stderr.
-    fn start_in_monitor(
-        &mut self,
-        info: &ContainerInfo,
-        dir: &Path,
-    ) -> Result<(u32, Vec<(Stream, std::io::PipeReader)>), EngineError> {
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
-            .map_err(|e| EngineError::io("become the container's subreaper", e.into()))?;
+    /// Mounts the container's rootfs and writes its OCI bundle.
+    fn prepare_bundle(&mut self, info: &ContainerInfo, dir: &Path) -> Result<(), EngineError> {
         let image_id = &info.record.image_id;
         let image = ImageConfig::parse(&self.store.content().read(image_id)?)?;
         let layers_dir = self.store.layers_dir();
@@ -340,7 +488,7 @@ impl Engine {
             cwd,
             user,
             hostname,
-            tty: false,
+            tty: info.options.tty,
             rootfs,
             readonly_rootfs: info.options.read_only,
             privileged: info.options.privileged,
@@ -409,27 +557,12 @@ impl Engine {
                 None
             },
             kernel,
+            image_arch: image.str("architecture").unwrap_or_default().to_string(),
             in_user_namespace: false,
         };
         let spec = build_spec(&run)?;
         berth_runtime::bundle::write_bundle(dir, &spec)?;
-
-        let (out_r, out_w) = std::io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
-        let (err_r, err_w) = std::io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
-        let stdin = if info.options.interactive {
-            std::process::Stdio::inherit()
-        } else {
-            std::process::Stdio::null()
-        };
-        let stdio = ContainerStdio {
-            stdin,
-            stdout: out_w.into(),
-            stderr: err_w.into(),
-        };
-        let pid = self
-            .backend(&info.options.runtime)?
-            .run_detached(&info.record.id, dir, stdio)?;
-        Ok((pid, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)]))
+        Ok(())
     }
 }
 
@@ -461,22 +594,32 @@ fn hard_limits() -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// Reaps children (the runtime's leftovers are ours as subreaper) until the
-/// container's init exits; returns docker's exit code for it.
-fn reap(pid: u32) -> i32 {
+/// Reaps children (orphans of the container's tree are ours as subreaper)
+/// until the runtime process exits; returns how it did.
+fn reap(runtime_pid: u32) -> RuntimeExit {
     loop {
         match rustix::process::wait(rustix::process::WaitOptions::empty()) {
-            Ok(Some((p, status))) if p.as_raw_nonzero().get() as u32 == pid => {
-                return match (status.exit_status(), status.terminating_signal()) {
-                    (Some(code), _) => code,
-                    (None, Some(sig)) => 128 + sig,
-                    _ => 255,
-                };
+            Ok(Some((p, status))) if p.as_raw_nonzero().get() as u32 == runtime_pid => {
+                return berth_runtime::backend::exit_of(status);
             }
             Ok(_) => continue,
             Err(rustix::io::Errno::INTR) => continue,
-            // No children left: the init was reaped elsewhere.
-            Err(_) => return 255,
+            // No children left: it was reaped elsewhere.
+            Err(_) => return RuntimeExit::Code(255),
         }
+    }
+}
+
+/// docker's exit code for a process that could not be executed: 127 when
+/// it is not found, 126 when it cannot be run.
+pub(crate) fn start_failure_code(message: &str) -> i32 {
+    if message.contains("no such file or directory")
+        || message.contains("executable file not found")
+    {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        125
     }
 }

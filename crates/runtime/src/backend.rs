@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -32,15 +33,20 @@ pub struct ContainerState {
 
 /// The OCI runtime operations the engine needs.
 pub trait RuntimeBackend: Send + Sync {
-    /// Creates and starts the container from `bundle` in one step, its init
-    /// inheriting `stdio`, and returns the init's pid. Returns once the
-    /// container runs; the init is not a child of the caller.
-    fn run_detached(
+    /// Creates and starts the container from `bundle`, its init inheriting
+    /// `stdio`, and returns once it runs. The runtime process stays in the
+    /// foreground (a child of the caller) until the init exits: it forwards
+    /// the signals it gets to the init, removes the container, and exits
+    /// with the init's code; hand its exit to [`RuntimeBackend::exit_code`].
+    fn run(
         &self,
         id: &str,
         bundle: &Path,
         stdio: ContainerStdio,
-    ) -> Result<u32, RuntimeError>;
+    ) -> Result<RunningContainer, RuntimeError>;
+    /// The container's exit code from its runtime process's exit, or the
+    /// error that made the runtime give up on the container.
+    fn exit_code(&self, id: &str, bundle: &Path, exit: RuntimeExit) -> Result<i32, RuntimeError>;
     /// Sends `signal` to the init, or to every process when `all`.
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError>;
     /// Forgets a stopped container, freeing its cgroup; `force` kills a
@@ -60,6 +66,31 @@ pub trait RuntimeBackend: Send + Sync {
         process: &ExecProcess,
         stdio: ContainerStdio,
     ) -> Result<i32, RuntimeError>;
+    /// Starts another process in a running container as `exec` does, but
+    /// returns while it runs, so the caller can give up on it.
+    fn spawn_exec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        stdio: ContainerStdio,
+    ) -> Result<RunningExec, RuntimeError>;
+}
+
+/// A container started by [`RuntimeBackend::run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningContainer {
+    /// The runtime process, a child of the caller.
+    pub runtime_pid: u32,
+    /// The container's init on the host.
+    pub pid: u32,
+}
+
+/// How the runtime process of [`RuntimeBackend::run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeExit {
+    Code(i32),
+    /// The runtime itself was killed: the container may still run.
+    Signal(i32),
 }
 
 /// What `exec` runs.
@@ -74,6 +105,114 @@ pub struct ExecProcess {
     /// Every capability (`exec --privileged`).
     pub all_capabilities: bool,
     pub detach: bool,
+    /// A terminal for the process, mirroring the caller's own (its stdio
+    /// must be one).
+    pub tty: bool,
+}
+
+/// A process started by [`RuntimeBackend::spawn_exec`].
+///
+/// The runtime command runs under a small `/bin/sh` relay that writes its
+/// exit code to a file, and the relay's end is watched through a pidfd:
+/// the container's monitor, where health checks run, reaps every child it
+/// has (it is the container's subreaper), so `waitpid` here could find
+/// the exit status already taken.
+#[derive(Debug)]
+pub struct RunningExec {
+    runc: Runc,
+    id: String,
+    relay: std::process::Child,
+    /// `None` when the relay was gone before it could be opened.
+    relay_fd: Option<OwnedFd>,
+    exit_file: PathBuf,
+    pid_file: PathBuf,
+    log: PathBuf,
+}
+
+/// Runs the runtime command given as arguments, then writes its exit code
+/// to the file named in `$0`.
+const EXIT_CODE_RELAY: &str = "\"$@\"; echo \"$?\" > \"$0\"";
+
+impl RunningExec {
+    /// Waits up to `timeout` for the process to end; returns its exit code
+    /// (128+signal when killed), or `None` if it still runs.
+    pub fn wait_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<i32>, RuntimeError> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        if let Some(fd) = &self.relay_fd {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let left = Timespec::try_from(left).unwrap_or(Timespec {
+                    tv_sec: i64::MAX,
+                    tv_nsec: 0,
+                });
+                let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                match poll(&mut fds, Some(&left)) {
+                    Ok(0) => return Ok(None),
+                    Ok(_) => break,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => {
+                        return Err(RuntimeError::io("wait for", &self.runc.binary, e.into()))
+                    }
+                }
+            }
+        }
+        // Reaps the relay, unless a subreaper already did.
+        let _ = self.relay.try_wait();
+        // A relay killed along with the process wrote nothing.
+        let code = fs::read_to_string(&self.exit_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(128 + 9);
+        // 255 is also what runc exits with when it could not start the
+        // process; only then does it log an error.
+        let detail = error_messages(&fs::read_to_string(&self.log).unwrap_or_default());
+        if code == 255 && !detail.is_empty() {
+            return Err(self.runc.failed_with("exec", &self.id, detail));
+        }
+        Ok(Some(code))
+    }
+
+    /// Kills the process (SIGKILL), and the runtime with it if it is still
+    /// starting the process. Collect the end with `wait_timeout`.
+    pub fn kill(&self) {
+        use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+        if let Ok(Some(pid)) = read_pid(&self.pid_file) {
+            if let Some(pid) = Pid::from_raw(pid as i32) {
+                let _ = kill_process(pid, Signal::KILL);
+            }
+        }
+        // Only while the relay runs: once it is gone, its group id may be
+        // another's.
+        if self.relay_running() {
+            if let Some(group) = Pid::from_raw(self.relay.id() as i32) {
+                let _ = kill_process_group(group, Signal::KILL);
+            }
+        }
+    }
+
+    fn relay_running(&self) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        self.relay_fd.as_ref().is_some_and(|fd| {
+            let mut fds = [PollFd::new(fd, PollFlags::IN)];
+            let now = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            matches!(poll(&mut fds, Some(&now)), Ok(0))
+        })
+    }
+}
+
+impl Drop for RunningExec {
+    fn drop(&mut self) {
+        for file in [&self.exit_file, &self.pid_file, &self.log] {
+            let _ = fs::remove_file(file);
+        }
+    }
 }
 
 /// The `runc` command line (or a compatible runtime such as crun).
@@ -153,18 +292,12 @@ impl Runc {
         Err(self.failed(subcommand, id, detail, output.status))
     }
 
-    fn failed(
-        &self,
-        subcommand: &str,
-        id: &str,
-        detail: String,
-        status: ExitStatus,
-    ) -> RuntimeError {
+    /// A runtime command's failure, its message said once (runc words
+    /// its own errors "runc run failed: ...").
+    fn failed_with(&self, subcommand: &str, id: &str, detail: String) -> RuntimeError {
         let command = format!("{} {subcommand}", self.name());
-        // runc words its own errors "runc run failed: ...": say it once.
         let detail = match detail.strip_prefix(&format!("{command} failed: ")) {
             Some(rest) => rest.to_string(),
-            None if detail.is_empty() => status.to_string(),
             None => detail,
         };
         RuntimeError::RuntimeCommand {
@@ -172,77 +305,41 @@ impl Runc {
             detail,
         }
     }
-}
 
-impl RuntimeBackend for Runc {
-    /// runc's own stderr is the container's, so its errors are read back
-    /// from a log file in the bundle instead.
-    fn run_detached(
+    fn failed(
         &self,
+        subcommand: &str,
         id: &str,
-        bundle: &Path,
-        stdio: ContainerStdio,
-    ) -> Result<u32, RuntimeError> {
-        let pid_file = bundle.join(PID_FILE);
-        let log_file = bundle.join(LOG_FILE);
-        // runc appends to its log: start empty so only this run's errors show.
-        match fs::remove_file(&log_file) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(RuntimeError::io("remove", &log_file, e))
-            }
-            _ => {}
-        }
-        let mut command = self.command();
-        command
-            .arg("--log")
-            .arg(&log_file)
-            .args(["run", "--detach", "--pid-file"])
-            .arg(&pid_file)
-            .arg("--bundle")
-            .arg(bundle)
-            .arg(id)
-            .stdin(stdio.stdin)
-            .stdout(stdio.stdout)
-            .stderr(stdio.stderr);
-        tracing::debug!(command = ?command, "starting container");
-        let status = command
-            .status()
-            .map_err(|e| RuntimeError::io("run", &self.binary, e))?;
-        if !status.success() {
-            let log = fs::read_to_string(&log_file).unwrap_or_default();
-            return Err(self.failed("run", id, error_messages(&log), status));
-        }
-        let text =
-            fs::read_to_string(&pid_file).map_err(|e| RuntimeError::io("read", &pid_file, e))?;
-        let pid = text.trim().parse().map_err(|_| {
-            RuntimeError::io(
-                "read",
-                &pid_file,
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{:?} is not a pid", text.trim()),
-                ),
-            )
-        })?;
-        tracing::info!(id, pid, "container started");
-        Ok(pid)
+        detail: String,
+        status: ExitStatus,
+    ) -> RuntimeError {
+        let detail = if detail.is_empty() {
+            status.to_string()
+        } else {
+            detail
+        };
+        self.failed_with(subcommand, id, detail)
     }
 
-    fn exec(
+    /// `runc exec` for `process`, runc's own errors going to `log` (a
+    /// global flag, so before `exec`) rather than to the process's stderr.
+    fn exec_command(
         &self,
         id: &str,
         process: &ExecProcess,
-        stdio: ContainerStdio,
-    ) -> Result<i32, RuntimeError> {
-        // runc's own errors go to a log file (a global flag, so before
-        // `exec`), not to the process's stderr.
-        let log = self
-            .state_root
-            .join(format!("exec-{}-{id}.log", std::process::id()));
+        log: &Path,
+        pid_file: Option<&Path>,
+    ) -> Command {
         let mut command = self.command();
-        command.arg("--log").arg(&log).arg("exec");
+        command.arg("--log").arg(log).arg("exec");
+        if let Some(pid_file) = pid_file {
+            command.arg("--pid-file").arg(pid_file);
+        }
         if process.detach {
             command.arg("--detach");
+        }
+        if process.tty {
+            command.arg("--tty");
         }
         for e in &process.env {
             command.arg("--env").arg(e);
@@ -268,6 +365,191 @@ impl RuntimeBackend for Runc {
         }
         command.arg(id).args(&process.args);
         command
+    }
+}
+
+/// Waits for a file to appear in a directory (inotify) or for a process to
+/// exit (pidfd), whichever comes first.
+struct PidFileWatch {
+    inotify: OwnedFd,
+}
+
+impl PidFileWatch {
+    /// Watches `dir` before the process that writes the file starts, so
+    /// no write can be missed.
+    fn new(dir: &Path) -> rustix::io::Result<PidFileWatch> {
+        use rustix::fs::inotify;
+        let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
+        inotify::add_watch(
+            &fd,
+            dir,
+            inotify::WatchFlags::MOVED_TO | inotify::WatchFlags::CLOSE_WRITE,
+        )?;
+        Ok(PidFileWatch { inotify: fd })
+    }
+
+    /// The pid written to `pid_file`, or `None` when `writer` exited
+    /// without writing it.
+    fn wait(&self, pid_file: &Path, writer: u32) -> io::Result<Option<u32>> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let writer = rustix::process::Pid::from_raw(writer as i32)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let pidfd = rustix::process::pidfd_open(writer, rustix::process::PidfdFlags::empty())?;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        loop {
+            if let Some(pid) = read_pid(pid_file)? {
+                return Ok(Some(pid));
+            }
+            let mut fds = [
+                PollFd::new(&self.inotify, PollFlags::IN),
+                PollFd::new(&pidfd, PollFlags::IN),
+            ];
+            match poll(&mut fds, None) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => r?,
+            };
+            if !fds[1].revents().is_empty() {
+                return read_pid(pid_file);
+            }
+            // Drain the events; which file changed is checked above.
+            let mut events = rustix::fs::inotify::Reader::new(&self.inotify, &mut buf);
+            let _ = events.next();
+        }
+    }
+}
+
+/// The pid in a pid file, `None` while there is no such file (or, from a
+/// runtime that does not rename it into place, while it is still empty).
+fn read_pid(path: &Path) -> io::Result<Option<u32>> {
+    match fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(None),
+        Ok(text) => text.trim().parse().map(Some).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{:?} is not a pid", text.trim()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reaps a child process by pid and says how it ended.
+pub fn wait_for(pid: u32) -> RuntimeExit {
+    use rustix::process::{waitpid, Pid, WaitOptions};
+    let Some(pid) = Pid::from_raw(pid as i32) else {
+        return RuntimeExit::Code(255);
+    };
+    loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => return exit_of(status),
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return RuntimeExit::Code(255),
+        }
+    }
+}
+
+/// A wait status as a [`RuntimeExit`].
+pub fn exit_of(status: rustix::process::WaitStatus) -> RuntimeExit {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => RuntimeExit::Code(code),
+        (None, Some(signal)) => RuntimeExit::Signal(signal),
+        _ => RuntimeExit::Code(255),
+    }
+}
+
+impl RuntimeBackend for Runc {
+    /// runc's own stderr is the container's, so its errors are read back
+    /// from a log file in the bundle instead. runc writes the pid file once
+    /// the container is created (renaming it into place), so the container
+    /// runs when the file appears; a runc that exits first could not start
+    /// it.
+    fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        stdio: ContainerStdio,
+    ) -> Result<RunningContainer, RuntimeError> {
+        let pid_file = bundle.join(PID_FILE);
+        let log_file = bundle.join(LOG_FILE);
+        // runc appends to its log, and a restarted container's bundle has
+        // the last run's pid file: start from neither.
+        for stale in [&log_file, &pid_file] {
+            match fs::remove_file(stale) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(RuntimeError::io("remove", stale, e))
+                }
+                _ => {}
+            }
+        }
+        let watch =
+            PidFileWatch::new(bundle).map_err(|e| RuntimeError::io("watch", bundle, e.into()))?;
+        let mut command = self.command();
+        command
+            .arg("--log")
+            .arg(&log_file)
+            .args(["run", "--pid-file"])
+            .arg(&pid_file)
+            .arg("--bundle")
+            .arg(bundle)
+            .arg(id)
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        tracing::debug!(command = ?command, "starting container");
+        let child = command
+            .spawn()
+            .map_err(|e| RuntimeError::io("run", &self.binary, e))?;
+        // This process's copies of the container's stdio close here, or
+        // the container's output would never reach end-of-file.
+        drop(command);
+        let runtime_pid = child.id();
+        match watch.wait(&pid_file, runtime_pid) {
+            Ok(Some(pid)) => {
+                tracing::info!(id, pid, "container started");
+                Ok(RunningContainer { runtime_pid, pid })
+            }
+            Ok(None) => {
+                let exit = wait_for(runtime_pid);
+                let log = fs::read_to_string(&log_file).unwrap_or_default();
+                let detail = match error_messages(&log) {
+                    d if d.is_empty() => format!("{} exited ({exit:?})", self.name()),
+                    d => d,
+                };
+                Err(self.failed_with("run", id, detail))
+            }
+            Err(e) => Err(RuntimeError::io("read", &pid_file, e)),
+        }
+    }
+
+    fn exit_code(&self, id: &str, bundle: &Path, exit: RuntimeExit) -> Result<i32, RuntimeError> {
+        match exit {
+            RuntimeExit::Signal(signal) => Ok(128 + signal),
+            RuntimeExit::Code(0) => Ok(0),
+            RuntimeExit::Code(code) => {
+                // runc exits non-zero both for an init that did and for its
+                // own failures after the container was created (an exec
+                // that failed); only the latter are logged as errors.
+                let log = fs::read_to_string(bundle.join(LOG_FILE)).unwrap_or_default();
+                match error_messages(&log) {
+                    d if d.is_empty() => Ok(code),
+                    d => Err(self.failed_with("run", id, d)),
+                }
+            }
+        }
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        stdio: ContainerStdio,
+    ) -> Result<i32, RuntimeError> {
+        let log = self
+            .state_root
+            .join(format!("exec-{}-{id}.log", std::process::id()));
+        let mut command = self.exec_command(id, process, &log, None);
+        command
             .stdin(stdio.stdin)
             .stdout(stdio.stdout)
             .stderr(stdio.stderr);
@@ -289,6 +571,51 @@ impl RuntimeBackend for Runc {
             return Err(self.failed("exec", id, detail, status));
         }
         Ok(code)
+    }
+
+    fn spawn_exec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        stdio: ContainerStdio,
+    ) -> Result<RunningExec, RuntimeError> {
+        static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = |ext: &str| {
+            self.state_root
+                .join(format!("exec-{}-{n}-{id}.{ext}", std::process::id()))
+        };
+        let (exit_file, pid_file, log) = (file("exit"), file("pid"), file("log"));
+        let runtime = self.exec_command(id, process, &log, Some(&pid_file));
+        let mut relay = Command::new("/bin/sh");
+        relay
+            .arg("-c")
+            .arg(EXIT_CODE_RELAY)
+            .arg(&exit_file)
+            .arg(runtime.get_program())
+            .args(runtime.get_args())
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        // Its own process group, so a kill reaches a runtime still setting
+        // the process up.
+        std::os::unix::process::CommandExt::process_group(&mut relay, 0);
+        tracing::debug!(command = ?relay, "calling OCI runtime");
+        let child = relay
+            .spawn()
+            .map_err(|e| RuntimeError::io("run", &self.binary, e))?;
+        let relay_fd = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
+        Ok(RunningExec {
+            runc: self.clone(),
+            id: id.to_string(),
+            relay: child,
+            relay_fd,
+            exit_file,
+            pid_file,
+            log,
+        })
     }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
@@ -379,6 +706,8 @@ fn error_messages(output: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// A shell script answering like runc 1.1, recording its arguments in
@@ -445,22 +774,46 @@ mod tests {
     }
 
     #[test]
-    fn run_detached_passes_stdio_and_reads_the_pid() {
+    fn run_passes_stdio_and_reads_the_pid() {
         let f = Fixture::new();
         let bundle = f.dir.path().join("bundle");
         fs::create_dir(&bundle).unwrap();
-        assert_eq!(
-            f.runc.run_detached("abc", &bundle, f.stdio()).unwrap(),
-            4242
-        );
+        let running = f.runc.run("abc", &bundle, f.stdio()).unwrap();
+        assert_eq!(running.pid, 4242);
+        let exit = wait_for(running.runtime_pid);
+        assert_eq!(exit, RuntimeExit::Code(0));
+        assert_eq!(f.runc.exit_code("abc", &bundle, exit).unwrap(), 0);
         assert_eq!(
             f.calls(),
             [
-                "--root ROOT --log-format json --log ROOT/bundle/runc.log run --detach \
+                "--root ROOT --log-format json --log ROOT/bundle/runc.log run \
               --pid-file ROOT/bundle/init.pid --bundle ROOT/bundle abc"
             ]
         );
         assert_eq!(f.read("stdout"), "init says hello\n");
+    }
+
+    #[test]
+    fn exit_codes_pass_through_and_late_failures_are_errors() {
+        let f = Fixture::new();
+        let bundle = f.dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        let running = f.runc.run("exit-3", &bundle, f.stdio()).unwrap();
+        let exit = wait_for(running.runtime_pid);
+        assert_eq!(f.runc.exit_code("exit-3", &bundle, exit).unwrap(), 3);
+        assert_eq!(
+            f.runc
+                .exit_code("exit-3", &bundle, RuntimeExit::Signal(9))
+                .unwrap(),
+            137
+        );
+        let running = f.runc.run("exec-fails", &bundle, f.stdio()).unwrap();
+        let exit = wait_for(running.runtime_pid);
+        let err = f.runc.exit_code("exec-fails", &bundle, exit).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "fake-runc run exec-fails failed: unable to start container process: exec: /x: permission denied"
+        );
     }
 
     #[test]
@@ -473,10 +826,7 @@ mod tests {
             "{\"level\":\"error\",\"msg\":\"stale\"}\n",
         )
         .unwrap();
-        let err = f
-            .runc
-            .run_detached("fail-me", &bundle, f.stdio())
-            .unwrap_err();
+        let err = f.runc.run("fail-me", &bundle, f.stdio()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "fake-runc run fail-me failed: exec: nope: executable file not found in $PATH"
@@ -547,6 +897,77 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "fake-runc pause fail-me failed: container not running"
+        );
+    }
+
+    /// What `spawn_exec` left in the state root besides the call log.
+    fn exec_files(f: &Fixture) -> Vec<String> {
+        fs::read_dir(f.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("exec-"))
+            .collect()
+    }
+
+    #[test]
+    fn spawned_exec_reports_its_exit_code_and_output() {
+        let f = Fixture::new();
+        let process = ExecProcess {
+            args: vec!["check".into(), "-q".into()],
+            ..ExecProcess::default()
+        };
+        let mut running = f.runc.spawn_exec("sick", &process, f.stdio()).unwrap();
+        assert_eq!(
+            running.wait_timeout(Duration::from_secs(10)).unwrap(),
+            Some(3)
+        );
+        drop(running);
+        assert_eq!(f.read("stdout"), "exec says hello\n");
+        assert_eq!(f.read("stderr"), "exec complains\n");
+        let calls = f.calls();
+        let files = format!("ROOT/exec-{}-", std::process::id());
+        assert_eq!(calls.len(), 1);
+        assert!(
+            calls[0].starts_with(&format!("--root ROOT --log-format json --log {files}"))
+                && calls[0].contains(&format!("-sick.log exec --pid-file {files}"))
+                && calls[0].ends_with("-sick.pid sick check -q"),
+            "{calls:?}"
+        );
+        // The relay's files go with it.
+        assert_eq!(exec_files(&f), Vec::<String>::new());
+    }
+
+    #[test]
+    fn spawned_exec_can_be_killed_after_a_timeout() {
+        let f = Fixture::new();
+        let started = std::time::Instant::now();
+        let mut running = f
+            .runc
+            .spawn_exec("slow", &ExecProcess::default(), f.stdio())
+            .unwrap();
+        assert_eq!(
+            running.wait_timeout(Duration::from_millis(200)).unwrap(),
+            None
+        );
+        running.kill();
+        assert_eq!(
+            running.wait_timeout(Duration::from_secs(10)).unwrap(),
+            Some(137)
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn spawned_exec_that_cannot_start_is_an_error() {
+        let f = Fixture::new();
+        let mut running = f
+            .runc
+            .spawn_exec("refused", &ExecProcess::default(), f.stdio())
+            .unwrap();
+        let err = running.wait_timeout(Duration::from_secs(10)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "fake-runc exec refused failed: exec: nope: executable file not found in $PATH"
         );
     }
 

@@ -172,6 +172,34 @@ pub enum KillOutcome {
     SignalEach(Vec<u32>),
 }
 
+/// Usage counters of one cgroup, as `stats` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupStats {
+    /// CPU time used by the cgroup's processes, in nanoseconds.
+    pub cpu_usage_ns: u64,
+    /// Memory charged to the cgroup, page cache included.
+    pub memory_usage: u64,
+    /// Inactive file cache (v1 `total_inactive_file`, v2 `inactive_file`):
+    /// reclaimable, so docker leaves it out of the usage it shows.
+    pub memory_inactive_file: u64,
+    /// `None` when unlimited.
+    pub memory_limit: Option<u64>,
+    pub block_read: u64,
+    pub block_write: u64,
+    pub pids: u64,
+}
+
+impl CgroupStats {
+    /// docker's memory usage: what is charged minus the inactive file cache.
+    pub fn memory_without_cache(&self) -> u64 {
+        if self.memory_inactive_file < self.memory_usage {
+            self.memory_usage - self.memory_inactive_file
+        } else {
+            self.memory_usage
+        }
+    }
+}
+
 /// Life-cycle of one container's cgroup, addressed by its path relative to
 /// the cgroup root (the spec's `cgroupsPath`, e.g. `/berth/<id>`).
 pub trait CgroupManager {
@@ -182,6 +210,9 @@ pub trait CgroupManager {
     fn apply(&self, path: &str, resources: &Resources) -> Result<(), RuntimeError>;
     /// Reads the limits back, for `inspect` and `stats`.
     fn limits(&self, path: &str) -> Result<CgroupLimits, RuntimeError>;
+    /// Reads the usage counters; a counter whose controller or file the
+    /// kernel does not offer reads as zero.
+    fn stats(&self, path: &str) -> Result<CgroupStats, RuntimeError>;
     /// Moves a process into the cgroup.
     fn add_process(&self, path: &str, pid: u32) -> Result<(), RuntimeError>;
     /// Every process in the cgroup and its descendants.
@@ -373,6 +404,45 @@ impl CgroupManager for CgroupV1 {
         Ok(limits)
     }
 
+    fn stats(&self, path: &str) -> Result<CgroupStats, RuntimeError> {
+        if !self.all_dirs(path)?.iter().any(|d| d.is_dir()) {
+            return Err(no_such_cgroup(path));
+        }
+        let mut stats = CgroupStats::default();
+        if let Some(dir) = self.dir("cpuacct", path)? {
+            stats.cpu_usage_ns = read_counter(&dir, "cpuacct.usage")?;
+        }
+        if let Some(dir) = self.dir("memory", path)? {
+            stats.memory_usage = read_counter(&dir, "memory.usage_in_bytes")?;
+            stats.memory_inactive_file = stat_field(&dir, "memory.stat", "total_inactive_file")?;
+            if let Some(text) = read_optional(&dir, "memory.limit_in_bytes")? {
+                let limit: u64 = parse(&dir, "memory.limit_in_bytes", &text)?;
+                stats.memory_limit = (limit < V1_UNLIMITED_THRESHOLD).then_some(limit);
+            }
+        }
+        if let Some(dir) = self.dir("blkio", path)? {
+            // runc's order of preference: the schedulers' own accounting,
+            // then the throttle layer, which sees every request.
+            for file in [
+                "blkio.bfq.io_service_bytes_recursive",
+                "blkio.io_service_bytes_recursive",
+                "blkio.throttle.io_service_bytes_recursive",
+                "blkio.throttle.io_service_bytes",
+            ] {
+                if let Some((read, write)) =
+                    read_optional(&dir, file)?.and_then(|text| parse_v1_io_service_bytes(&text))
+                {
+                    (stats.block_read, stats.block_write) = (read, write);
+                    break;
+                }
+            }
+        }
+        if let Some(dir) = self.dir("pids", path)? {
+            stats.pids = read_counter(&dir, "pids.current")?;
+        }
+        Ok(stats)
+    }
+
     fn add_process(&self, path: &str, pid: u32) -> Result<(), RuntimeError> {
         for dir in self.all_dirs(path)? {
             write_file(&dir, "cgroup.procs", &pid.to_string())?;
@@ -562,6 +632,29 @@ impl CgroupManager for CgroupV2 {
         Ok(limits)
     }
 
+    fn stats(&self, path: &str) -> Result<CgroupStats, RuntimeError> {
+        let dir = self.dir(path)?;
+        if !dir.is_dir() {
+            return Err(no_such_cgroup(path));
+        }
+        let memory_limit = match read_optional(&dir, "memory.max")?.as_deref() {
+            None | Some("max") => None,
+            Some(text) => Some(parse(&dir, "memory.max", text)?),
+        };
+        let (block_read, block_write) = read_optional(&dir, "io.stat")?
+            .map(|text| parse_v2_io_stat(&text))
+            .unwrap_or_default();
+        Ok(CgroupStats {
+            cpu_usage_ns: stat_field(&dir, "cpu.stat", "usage_usec")?.saturating_mul(1000),
+            memory_usage: read_counter(&dir, "memory.current")?,
+            memory_inactive_file: stat_field(&dir, "memory.stat", "inactive_file")?,
+            memory_limit,
+            block_read,
+            block_write,
+            pids: read_counter(&dir, "pids.current")?,
+        })
+    }
+
     fn add_process(&self, path: &str, pid: u32) -> Result<(), RuntimeError> {
         write_file(&self.dir(path)?, "cgroup.procs", &pid.to_string())
     }
@@ -671,6 +764,83 @@ fn parse_max(dir: &Path, file: &str) -> Result<Option<i64>, RuntimeError> {
         "max" => Ok(None),
         text => parse(dir, file, text).map(Some),
     }
+}
+
+fn no_such_cgroup(path: &str) -> RuntimeError {
+    RuntimeError::Cgroup {
+        path: PathBuf::from(path),
+        reason: "no such cgroup".to_string(),
+    }
+}
+
+/// Reads an interface file that a kernel without the controller (or this
+/// counter) does not have.
+fn read_optional(dir: &Path, file: &str) -> Result<Option<String>, RuntimeError> {
+    match std::fs::read_to_string(dir.join(file)) {
+        Ok(text) => Ok(Some(text.trim().to_string())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RuntimeError::io("read", dir.join(file), e)),
+    }
+}
+
+/// A single-number file; zero when the file is missing.
+fn read_counter(dir: &Path, file: &str) -> Result<u64, RuntimeError> {
+    match read_optional(dir, file)? {
+        Some(text) => parse(dir, file, &text),
+        None => Ok(0),
+    }
+}
+
+/// One `key value` line of a flat-keyed file (`memory.stat`, `cpu.stat`);
+/// zero when the file or the key is missing.
+fn stat_field(dir: &Path, file: &str, key: &str) -> Result<u64, RuntimeError> {
+    let Some(text) = read_optional(dir, file)? else {
+        return Ok(0);
+    };
+    match text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+    {
+        Some(value) => parse(dir, file, value.trim()),
+        None => Ok(0),
+    }
+}
+
+/// Bytes read and written from a v1 `*io_service_bytes*` file (lines
+/// `MAJ:MIN Read N`, `MAJ:MIN Write N` ..., then `Total N`); `None` when
+/// it has no device lines, as when its scheduler is not in use.
+fn parse_v1_io_service_bytes(text: &str) -> Option<(u64, u64)> {
+    let mut totals = None;
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_device), Some(op), Some(value)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let (read, write) = totals.get_or_insert((0u64, 0u64));
+        let value: u64 = value.parse().unwrap_or(0);
+        match op {
+            "Read" => *read += value,
+            "Write" => *write += value,
+            _ => {}
+        }
+    }
+    totals
+}
+
+/// Bytes read and written, summed over devices, from v2 `io.stat` lines
+/// (`MAJ:MIN rbytes=N wbytes=N rios=N ...`).
+fn parse_v2_io_stat(text: &str) -> (u64, u64) {
+    let (mut read, mut write) = (0u64, 0u64);
+    for field in text.split_whitespace() {
+        let value = |v: &str| v.parse::<u64>().unwrap_or(0);
+        if let Some(v) = field.strip_prefix("rbytes=") {
+            read += value(v);
+        } else if let Some(v) = field.strip_prefix("wbytes=") {
+            write += value(v);
+        }
+    }
+    (read, write)
 }
 
 fn subtree_processes(dir: &Path) -> Result<Vec<u32>, RuntimeError> {
@@ -1186,6 +1356,114 @@ mod tests {
             .to_string()
             .contains("root cgroup"));
         assert!(m.destroy("").is_err());
+    }
+
+    #[test]
+    fn v1_stats_read_dockers_counters() {
+        let (root, _) = v1_host();
+        std::fs::create_dir(root.path().join("blkio")).unwrap();
+        let m = CgroupV1::new(root.path()).unwrap();
+        v1_create(root.path(), &m, "/berth/s1");
+        let write = |rel: &str, text: &str| {
+            let path = root.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("memory/berth/s1/memory.limit_in_bytes", "67108864\n");
+        write("memory/berth/s1/memory.usage_in_bytes", "30000000\n");
+        write(
+            "memory/berth/s1/memory.stat",
+            "cache 9000000\ninactive_file 1\ntotal_cache 9000000\ntotal_inactive_file 8000000\n",
+        );
+        write("cpu,cpuacct/berth/s1/cpuacct.usage", "123456789\n");
+        write("pids/berth/s1/pids.current", "3\n");
+        // No bfq accounting (only a Total line): the throttle file counts.
+        write(
+            "blkio/berth/s1/blkio.bfq.io_service_bytes_recursive",
+            "Total 0\n",
+        );
+        write(
+            "blkio/berth/s1/blkio.throttle.io_service_bytes_recursive",
+            "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 8192\n8:0 Async 4096\n8:0 Discard 0\n8:0 Total 12288\n\
+             8:16 Read 1000\n8:16 Write 0\nTotal 13288\n",
+        );
+        let stats = m.stats("/berth/s1").unwrap();
+        assert_eq!(
+            stats,
+            CgroupStats {
+                cpu_usage_ns: 123_456_789,
+                memory_usage: 30_000_000,
+                memory_inactive_file: 8_000_000,
+                memory_limit: Some(64 << 20),
+                block_read: 5096,
+                block_write: 8192,
+                pids: 3,
+            }
+        );
+        assert_eq!(stats.memory_without_cache(), 22_000_000);
+    }
+
+    #[test]
+    fn v1_stats_of_an_unlimited_cgroup_and_missing_counters() {
+        let (root, m) = v1_host();
+        v1_create(root.path(), &m, "s2");
+        let stats = m.stats("s2").unwrap();
+        assert_eq!(stats.memory_limit, None);
+        assert_eq!(stats.block_read, 0);
+        assert_eq!(stats.pids, 0);
+        assert_eq!(
+            m.stats("gone").unwrap_err().to_string(),
+            "cgroup gone: no such cgroup"
+        );
+    }
+
+    #[test]
+    fn v2_stats_read_dockers_counters() {
+        let (root, m) = v2_host("/berth/s3");
+        let dir = root.path().join("berth/s3");
+        for (name, text) in [
+            ("cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n"),
+            ("memory.current", "20971520"),
+            ("memory.stat", "anon 100\nfile 5000\nactive_file 1000\ninactive_file 4000\n"),
+            ("memory.max", "67108864"),
+            ("pids.current", "2"),
+            (
+                "io.stat",
+                "8:0 rbytes=4096 wbytes=1024 rios=1 wios=1 dbytes=0 dios=0\n8:16 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n",
+            ),
+        ] {
+            std::fs::write(dir.join(name), format!("{text}\n")).unwrap();
+        }
+        let stats = m.stats("/berth/s3").unwrap();
+        assert_eq!(
+            stats,
+            CgroupStats {
+                cpu_usage_ns: 2_500_000,
+                memory_usage: 20_971_520,
+                memory_inactive_file: 4000,
+                memory_limit: Some(64 << 20),
+                block_read: 4106,
+                block_write: 1044,
+                pids: 2,
+            }
+        );
+        assert_eq!(stats.memory_without_cache(), 20_967_520);
+        std::fs::write(dir.join("memory.max"), "max\n").unwrap();
+        std::fs::remove_file(dir.join("io.stat")).unwrap();
+        let stats = m.stats("/berth/s3").unwrap();
+        assert_eq!(stats.memory_limit, None);
+        assert_eq!((stats.block_read, stats.block_write), (0, 0));
+        assert!(m.stats("/berth/gone").is_err());
+    }
+
+    #[test]
+    fn cache_larger_than_usage_is_not_subtracted() {
+        let stats = CgroupStats {
+            memory_usage: 100,
+            memory_inactive_file: 100,
+            ..Default::default()
+        };
+        assert_eq!(stats.memory_without_cache(), 100);
     }
 
     #[test]

@@ -201,6 +201,9 @@ pub struct RunConfig {
     /// The running kernel, for seccomp `minKernel` rules; `None` assumes a
     /// recent one.
     pub kernel: Option<KernelVersion>,
+    /// The image's `architecture` (`amd64`, `386`...): the default seccomp
+    /// filter admits 32-bit ABIs only for 32-bit images.
+    pub image_arch: String,
     /// The engine itself runs in a user namespace (rootless), where the
     /// ping sysctl cannot be set.
     pub in_user_namespace: bool,
@@ -285,7 +288,7 @@ pub fn build_spec(c: &RunConfig) -> Result<Spec, RuntimeError> {
     let seccomp = if c.privileged {
         None
     } else {
-        seccomp_for(&c.seccomp, &caps, native_arch(), c.kernel)?
+        seccomp_for(&c.seccomp, &caps, native_arch(), &c.image_arch, c.kernel)?
     };
 
     let mut linux = Linux::default();

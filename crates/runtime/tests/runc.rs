@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_runtime::backend::{ContainerState, ContainerStdio, Runc, RuntimeBackend};
+use berth_runtime::backend::{ContainerStdio, Runc, RuntimeBackend};
 use berth_runtime::bundle::write_bundle;
 use berth_runtime::cgroups::parse_mountinfo;
 use berth_runtime::overlay::OverlayMount;
@@ -169,7 +169,7 @@ impl Sandbox {
     }
 
     /// Starts the container, its stdout and stderr going to files, and
-    /// returns its id and init pid.
+    /// returns its id and the pid of the runtime process that waits for it.
     fn start(&mut self, config: &RunConfig) -> Result<(String, u32), RuntimeError> {
         let id = config.hostname.clone();
         let bundle = self.scratch().join("bundles").join(&id);
@@ -181,22 +181,15 @@ impl Sandbox {
             stderr: file("stderr"),
         };
         self.containers.push(id.clone());
-        let pid = self.runc.run_detached(&id, &bundle, stdio)?;
-        Ok((id, pid))
+        let running = self.runc.run(&id, &bundle, stdio)?;
+        Ok((id, running.runtime_pid))
     }
 
-    /// Runs a container to completion, deletes it, and returns its output.
+    /// Runs a container to completion and returns its output; the runtime
+    /// has removed the container by then.
     fn run(&mut self, config: &RunConfig) -> Exited {
-        let (id, pid) = self.start(config).unwrap();
-        let code = wait_for_exit(pid);
-        assert_eq!(
-            self.runc.state(&id).unwrap(),
-            Some(ContainerState {
-                status: "stopped".into(),
-                pid: 0
-            })
-        );
-        self.runc.delete(&id, false).unwrap();
+        let (id, runtime_pid) = self.start(config).unwrap();
+        let code = wait_for_exit(runtime_pid);
         assert_eq!(self.runc.state(&id).unwrap(), None);
         let bundle = self.scratch().join("bundles").join(&id);
         let read = |name: &str| fs::read_to_string(bundle.join(name)).unwrap();
@@ -211,8 +204,10 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         for id in &self.containers {
-            if let Err(e) = self.runc.delete(id, true) {
-                eprintln!("cleanup: {e}");
+            if !matches!(self.runc.state(id), Ok(None)) {
+                if let Err(e) = self.runc.delete(id, true) {
+                    eprintln!("cleanup: {e}");
+                }
             }
         }
         if self.overlay_mounted {
@@ -245,8 +240,8 @@ fn build_busybox_rootfs(root: &Path) {
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
 }
 
-/// Waits for our (adopted) child `pid` to exit; its exit code, or `None`
-/// if a signal ended it. Polls so a hung container fails the test instead
+/// Waits for our child `pid` (the runtime) to exit; its exit code, or
+/// `None` if a signal ended it. Polls so a hung container fails the test instead
 /// of hanging it.
 fn wait_for_exit(pid: u32) -> Option<i32> {
     let pid = Pid::from_raw(pid as i32).expect("a valid pid");

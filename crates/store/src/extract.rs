@@ -1,20 +1,24 @@
-//! Safe layer extraction: a tar stream becomes one layer directory in
-//! overlayfs form.
+//! Safe extraction: a tar stream becomes a layer directory in overlayfs
+//! form, or lands in a directory of a container's root filesystem (`cp`).
 //!
-//! Every path is resolved by the kernel with `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS)` from a handle on the layer directory, and every file
-//! is created with `*at` calls relative to its already-resolved parent. So no
-//! entry can reach outside the layer, whatever the archive says: `..`,
-//! absolute names, an entry under a symlink made earlier in the same archive
-//! and hardlinks pointing out are all refused with an error naming the entry.
-//! OCI whiteouts become overlay whiteouts: `.wh.NAME` a 0/0 character device
-//! named NAME, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr on the
-//! directory.
+//! Every path is resolved by the kernel with `openat2` from a handle on the
+//! tree's root, and every file is created and changed with `*at` calls on
+//! its already-resolved parent, or through a handle on the file itself;
+//! no path is ever joined to the tree's location as a string. A layer is
+//! resolved with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so no entry can
+//! reach outside it, whatever the archive says: `..`, absolute names, an
+//! entry under a symlink made earlier in the same archive and hardlinks
+//! pointing out are all refused with an error naming the entry. A copy is
+//! resolved with `RESOLVE_IN_ROOT`: a symlink in the tree is followed as if
+//! the tree's root were `/`, so it stays inside the tree even while a
+//! running container changes it. OCI whiteouts in a layer become overlay
+//! whiteouts: `.wh.NAME` a 0/0 character device named NAME, `.wh..wh..opq`
+//! the `trusted.overlay.opaque=y` xattr on the directory.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -38,6 +42,19 @@ pub struct ExtractStats {
     pub entries: u64,
 }
 
+/// Who owns what [`extract_copy`] creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyOwner {
+    /// The owner each entry has in the archive (`docker cp -a`).
+    Archive,
+    /// root (0:0) whatever the archive says: docker's default for files
+    /// copied into a container.
+    Root,
+    /// Whoever runs the copy: nothing is chowned, as when docker copies
+    /// onto the host.
+    Caller,
+}
+
 /// Unpacks the uncompressed tar stream `tar` into the existing, empty
 /// directory `dir`.
 pub fn extract_layer<R: Read>(tar: R, dir: &Path) -> Result<ExtractStats, StoreError> {
@@ -47,24 +64,43 @@ pub fn extract_layer<R: Read>(tar: R, dir: &Path) -> Result<ExtractStats, StoreE
         Mode::empty(),
     )
     .map_err(|e| StoreError::io(format!("open layer directory {}", dir.display()), e.into()))?;
-    let mut x = Extractor {
+    Extractor::new(root, Tree::Layer).run(tar)
+}
+
+/// Unpacks the tar stream `tar` into the directory `dir` of the tree whose
+/// root is `root`, as `docker cp` does: `dir` and every entry resolve as if
+/// `root` were `/`, so a symlink in the tree never leads out of it; `.wh.`
+/// names are ordinary files; an existing directory is never replaced by a
+/// non-directory nor the reverse; the archive's own root entry (`./`)
+/// leaves `dir` as it is.
+pub fn extract_copy<R: Read>(
+    tar: R,
+    root: BorrowedFd<'_>,
+    dir: &Path,
+    owner: CopyOwner,
+) -> Result<ExtractStats, StoreError> {
+    let root = root
+        .try_clone_to_owned()
+        .map_err(|e| StoreError::io("duplicate directory handle", e))?;
+    let x = Extractor::new(
         root,
-        root_path: dir.to_path_buf(),
-        privileged: rustix::process::geteuid().is_root(),
-        deferred_dirs: Vec::new(),
-        parent_cache: None,
-        stats: ExtractStats::default(),
-    };
-    let mut archive = tar::Archive::new(tar);
-    let entries = archive
-        .entries()
-        .map_err(|e| StoreError::io("read layer tar", e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io("read layer tar", e))?;
-        x.entry(entry)?;
-    }
-    x.finish()?;
-    Ok(x.stats)
+        Tree::Copy {
+            dir: dir.to_path_buf(),
+            owner,
+        },
+    );
+    x.open_dir(Path::new(""), OFlags::PATH)
+        .map_err(|e| StoreError::io(format!("open {}", dir.display()), e.into()))?;
+    x.run(tar)
+}
+
+/// What kind of tree an extraction writes.
+enum Tree {
+    /// A layer directory being built: later entries replace earlier ones
+    /// whatever their type.
+    Layer,
+    /// `dir` inside the tree under the extractor's root.
+    Copy { dir: PathBuf, owner: CopyOwner },
 }
 
 /// Directory metadata is applied after all entries: creating children
@@ -77,7 +113,7 @@ struct DeferredDir {
 
 struct Extractor {
     root: OwnedFd,
-    root_path: PathBuf,
+    tree: Tree,
     privileged: bool,
     deferred_dirs: Vec<DeferredDir>,
     /// Tar entries come grouped by directory, so the last resolved parent is
@@ -112,11 +148,88 @@ fn entry_error(entry: &Path, what: &str, e: impl Into<io::Error>) -> StoreError 
     StoreError::io(format!("{what} {}", entry.display()), e.into())
 }
 
-fn resolve_flags() -> ResolveFlags {
-    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
+/// The path of an open file in this process's `/proc`: the kernel follows
+/// it to exactly that inode, which lets `chmod`, `setxattr` and `utimensat`
+/// act on a handle opened with `O_PATH`, never on a name someone could swap.
+fn fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
 impl Extractor {
+    fn new(root: OwnedFd, tree: Tree) -> Extractor {
+        Extractor {
+            root,
+            tree,
+            privileged: rustix::process::geteuid().is_root(),
+            deferred_dirs: Vec::new(),
+            parent_cache: None,
+            stats: ExtractStats::default(),
+        }
+    }
+
+    fn run<R: Read>(mut self, tar: R) -> Result<ExtractStats, StoreError> {
+        let mut archive = tar::Archive::new(tar);
+        let entries = archive
+            .entries()
+            .map_err(|e| StoreError::io("read tar", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io("read tar", e))?;
+            self.entry(entry)?;
+        }
+        self.finish()?;
+        Ok(self.stats)
+    }
+
+    fn is_layer(&self) -> bool {
+        matches!(self.tree, Tree::Layer)
+    }
+
+    /// Opens the directory at `rel` (relative to where entries land) with
+    /// the tree's resolution rules.
+    fn open_dir(&self, rel: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+        let (path, resolve) = match &self.tree {
+            Tree::Layer => (
+                path_or_dot(rel).to_path_buf(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            ),
+            Tree::Copy { dir, .. } => (
+                dir.join(rel),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            ),
+        };
+        fs::openat2(
+            &self.root,
+            &path,
+            flags | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        )
+    }
+
+    /// The owner an entry gets, if it is to be chowned at all: only root
+    /// can give files away, so unprivileged extraction keeps the caller's.
+    fn owner(&self, uid: u64, gid: u64) -> Option<(fs::Uid, fs::Gid)> {
+        if !self.privileged {
+            return None;
+        }
+        let (uid, gid) = match self.tree {
+            Tree::Layer
+            | Tree::Copy {
+                owner: CopyOwner::Archive,
+                ..
+            } => (uid, gid),
+            Tree::Copy {
+                owner: CopyOwner::Root,
+                ..
+            } => (0, 0),
+            Tree::Copy {
+                owner: CopyOwner::Caller,
+                ..
+            } => return None,
+        };
+        Some((uid_of(uid), gid_of(gid)))
+    }
+
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), StoreError> {
         let raw = entry
             .path()
@@ -141,52 +254,24 @@ impl Extractor {
         let gid = numeric(&header.as_old().gid, header.gid())
             .map_err(|e| entry_error(&raw, "read group of", e))?;
         let mtime = header.mtime().unwrap_or(0);
+        let owner = self.owner(uid, gid);
 
         let Some(name) = rel.file_name().map(|n| n.to_owned()) else {
-            // The archive's root ("./"): only its metadata applies.
-            if kind.is_dir() {
+            // The archive's root ("./"): a layer takes its metadata; a copy
+            // leaves the directory it lands in as it is, as docker does.
+            if kind.is_dir() && self.is_layer() {
                 self.deferred_dirs.push(DeferredDir { rel, mode, mtime });
             }
             return Ok(());
         };
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let parent = self.parent_dir(&parent_rel, &raw)?;
-        let name_bytes = name.as_bytes();
 
-        if name_bytes == OPAQUE_WHITEOUT.as_bytes() {
-            let dir = fs::openat(
-                &parent,
-                ".",
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| entry_error(&raw, "open directory for", e))?;
-            fs::fsetxattr(&dir, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
-                .map_err(|e| entry_error(&raw, "mark directory opaque for", e))?;
-            return Ok(());
-        }
-        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
-                // Other `.wh..wh.` names are aufs bookkeeping with no meaning here.
-                return Ok(());
-            }
-            let hidden = OsStr::from_bytes(hidden);
-            remove_existing(&parent, hidden, &self.root_path.join(&parent_rel), false)
-                .map_err(|e| entry_error(&raw, "replace", e))?;
-            fs::mknodat(
-                &parent,
-                hidden,
-                FileType::CharacterDevice,
-                Mode::empty(),
-                fs::makedev(0, 0),
-            )
-            .map_err(|e| entry_error(&raw, "create whiteout for", e))?;
+        if self.is_layer() && self.whiteout(&parent, &name, &raw)? {
             return Ok(());
         }
 
-        let parent_path = self.root_path.join(&parent_rel);
-        remove_existing(&parent, &name, &parent_path, kind.is_dir())
-            .map_err(|e| entry_error(&raw, "replace", e))?;
+        self.remove_existing(&parent, &name, kind.is_dir(), &raw)?;
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let fd = fs::openat(
@@ -204,9 +289,9 @@ impl Extractor {
                 let n =
                     io::copy(&mut entry, &mut file).map_err(|e| entry_error(&raw, "write", e))?;
                 self.stats.size += n;
-                self.apply_xattrs(&mut entry, &raw, &parent_path.join(&name))?;
-                if self.privileged {
-                    fs::fchown(&file, Some(uid_of(uid)), Some(gid_of(gid)))
+                self.apply_xattrs(&mut entry, &raw, file.as_fd())?;
+                if let Some((uid, gid)) = owner {
+                    fs::fchown(&file, Some(uid), Some(gid))
                         .map_err(|e| entry_error(&raw, "chown", e))?;
                 }
                 // After chown, which clears set-id bits.
@@ -221,8 +306,15 @@ impl Extractor {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => return Err(entry_error(&raw, "create directory", e)),
                 }
-                self.apply_xattrs(&mut entry, &raw, &parent_path.join(&name))?;
-                self.chown_at(&parent, &name, uid, gid, &raw)?;
+                let dir = fs::openat(
+                    &parent,
+                    &name,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| entry_error(&raw, "open directory", e))?;
+                self.apply_xattrs(&mut entry, &raw, dir.as_fd())?;
+                chown_at(&parent, &name, owner, &raw)?;
                 self.deferred_dirs.push(DeferredDir { rel, mode, mtime });
                 return Ok(());
             }
@@ -236,43 +328,10 @@ impl Extractor {
                 fs::symlinkat(&target, &parent, &name)
                     .map_err(|e| entry_error(&raw, "create symlink", e))?;
                 self.stats.size += target.as_os_str().len() as u64;
+                chown_at(&parent, &name, owner, &raw)?;
             }
             tar::EntryType::Link => {
-                let target_raw = entry
-                    .link_name()
-                    .map_err(|e| entry_error(&raw, "read link target of", e))?
-                    .ok_or_else(|| unsafe_entry(&raw, "hardlink without a target"))?
-                    .into_owned();
-                let target = clean_entry_path(&target_raw).map_err(|why| {
-                    unsafe_entry(
-                        &raw,
-                        format!("hardlink target {}: {why}", target_raw.display()),
-                    )
-                })?;
-                let (Some(target_name), target_parent) =
-                    (target.file_name(), target.parent().unwrap_or(Path::new("")))
-                else {
-                    return Err(unsafe_entry(&raw, "hardlink to the layer root"));
-                };
-                let target_dir = fs::openat2(
-                    &self.root,
-                    path_or_dot(target_parent),
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                    resolve_flags(),
-                )
-                .map_err(|e| match e {
-                    Errno::LOOP | Errno::XDEV => unsafe_entry(
-                        &raw,
-                        format!(
-                            "hardlink target {} goes through a symlink",
-                            target_raw.display()
-                        ),
-                    ),
-                    e => entry_error(&raw, "find hardlink target of", e),
-                })?;
-                fs::linkat(&target_dir, target_name, &parent, &name, AtFlags::empty())
-                    .map_err(|e| entry_error(&raw, "create hardlink", e))?;
+                self.hardlink(&mut entry, &parent, &name, &raw)?;
                 // A hardlink shares the target's inode: owner, mode and
                 // times are the target's.
                 return Ok(());
@@ -293,19 +352,30 @@ impl Extractor {
                 };
                 fs::mknodat(&parent, &name, ft, Mode::from_raw_mode(mode), dev)
                     .map_err(|e| entry_error(&raw, "create device node", e))?;
+                chown_at(&parent, &name, owner, &raw)?;
+                // By a handle on the node itself: the name could be a
+                // symlink by now in a tree that a container is changing.
+                let node = fs::openat(
+                    &parent,
+                    &name,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| entry_error(&raw, "open device node", e))?;
+                let st = fs::fstat(&node).map_err(|e| entry_error(&raw, "stat", e))?;
+                if FileType::from_raw_mode(st.st_mode) != ft {
+                    return Err(unsafe_entry(&raw, "it was replaced while being created"));
+                }
+                fs::chmod(fd_path(node.as_fd()).as_str(), Mode::from_raw_mode(mode))
+                    .map_err(|e| entry_error(&raw, "chmod", e))?;
+                self.apply_xattrs(&mut entry, &raw, node.as_fd())?;
             }
             other => {
                 tracing::debug!(entry = %raw.display(), kind = ?other, "skipping unsupported tar entry type");
                 return Ok(());
             }
         }
-        // Symlinks, device nodes and fifos: metadata by name, never following.
-        self.chown_at(&parent, &name, uid, gid, &raw)?;
-        if kind != tar::EntryType::Symlink {
-            fs::chmodat(&parent, &name, Mode::from_raw_mode(mode), AtFlags::empty())
-                .map_err(|e| entry_error(&raw, "chmod", e))?;
-            self.apply_xattrs(&mut entry, &raw, &parent_path.join(&name))?;
-        }
+        // Symlinks, device nodes and fifos: times by name, never following.
         fs::utimensat(
             &parent,
             &name,
@@ -316,31 +386,82 @@ impl Extractor {
         Ok(())
     }
 
-    /// Sets ownership by name without following a symlink; only root can
-    /// give files away, so unprivileged extraction keeps the caller's.
-    fn chown_at(
-        &self,
-        parent: &OwnedFd,
-        name: &OsStr,
-        uid: u64,
-        gid: u64,
-        raw: &Path,
-    ) -> Result<(), StoreError> {
-        if !self.privileged {
-            return Ok(());
+    /// Turns an OCI whiteout entry into overlay's form; false if `name` is
+    /// not a whiteout.
+    fn whiteout(&self, parent: &OwnedFd, name: &OsStr, raw: &Path) -> Result<bool, StoreError> {
+        let name_bytes = name.as_bytes();
+        if name_bytes == OPAQUE_WHITEOUT.as_bytes() {
+            let dir = fs::openat(
+                parent,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| entry_error(raw, "open directory for", e))?;
+            fs::fsetxattr(&dir, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
+                .map_err(|e| entry_error(raw, "mark directory opaque for", e))?;
+            return Ok(true);
         }
-        fs::chownat(
+        let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
+            return Ok(false);
+        };
+        if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
+            // Other `.wh..wh.` names are aufs bookkeeping with no meaning here.
+            return Ok(true);
+        }
+        let hidden = OsStr::from_bytes(hidden);
+        self.remove_existing(parent, hidden, false, raw)?;
+        fs::mknodat(
             parent,
-            name,
-            Some(uid_of(uid)),
-            Some(gid_of(gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
+            hidden,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            fs::makedev(0, 0),
         )
-        .map_err(|e| entry_error(raw, "chown", e))
+        .map_err(|e| entry_error(raw, "create whiteout for", e))?;
+        Ok(true)
     }
 
-    /// Resolves (creating if missing) the parent directory of an entry,
-    /// never through a symlink and never outside the layer.
+    fn hardlink<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        parent: &OwnedFd,
+        name: &OsStr,
+        raw: &Path,
+    ) -> Result<(), StoreError> {
+        let target_raw = entry
+            .link_name()
+            .map_err(|e| entry_error(raw, "read link target of", e))?
+            .ok_or_else(|| unsafe_entry(raw, "hardlink without a target"))?
+            .into_owned();
+        let target = clean_entry_path(&target_raw).map_err(|why| {
+            unsafe_entry(
+                raw,
+                format!("hardlink target {}: {why}", target_raw.display()),
+            )
+        })?;
+        let (Some(target_name), target_parent) =
+            (target.file_name(), target.parent().unwrap_or(Path::new("")))
+        else {
+            return Err(unsafe_entry(raw, "hardlink to the layer root"));
+        };
+        let target_dir = self
+            .open_dir(target_parent, OFlags::PATH)
+            .map_err(|e| match e {
+                Errno::LOOP | Errno::XDEV => unsafe_entry(
+                    raw,
+                    format!(
+                        "hardlink target {} goes through a symlink",
+                        target_raw.display()
+                    ),
+                ),
+                e => entry_error(raw, "find hardlink target of", e),
+            })?;
+        fs::linkat(&target_dir, target_name, parent, name, AtFlags::empty())
+            .map_err(|e| entry_error(raw, "create hardlink", e))
+    }
+
+    /// Resolves (creating if missing) the parent directory of an entry.
     fn parent_dir(&mut self, rel: &Path, raw: &Path) -> Result<OwnedFd, StoreError> {
         if let Some((cached, fd)) = &self.parent_cache {
             if cached == rel {
@@ -349,13 +470,7 @@ impl Extractor {
                     .map_err(|e| StoreError::io("duplicate directory handle", e));
             }
         }
-        let fd = match fs::openat2(
-            &self.root,
-            path_or_dot(rel),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            resolve_flags(),
-        ) {
+        let fd = match self.open_dir(rel, OFlags::PATH) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => self.make_parents(rel, raw)?,
             Err(e) => return Err(resolve_error(raw, e)),
@@ -368,30 +483,24 @@ impl Extractor {
     }
 
     /// Archives may omit directory entries; docker creates the missing
-    /// parents with mode 0755.
+    /// parents with mode 0755. Each one is made in the handle of the one
+    /// before, then resolved again from the root like any other path.
     fn make_parents(&self, rel: &Path, raw: &Path) -> Result<OwnedFd, StoreError> {
         let mut cur = self
-            .root
-            .try_clone()
-            .map_err(|e| StoreError::io("duplicate directory handle", e))?;
+            .open_dir(Path::new(""), OFlags::PATH)
+            .map_err(|e| resolve_error(raw, e))?;
+        let mut prefix = PathBuf::new();
         for comp in rel.components() {
-            let open = |cur: &OwnedFd| {
-                fs::openat2(
-                    cur,
-                    comp.as_os_str(),
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                    resolve_flags(),
-                )
-            };
-            cur = match open(&cur) {
+            prefix.push(comp);
+            cur = match self.open_dir(&prefix, OFlags::PATH) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
                     match fs::mkdirat(&cur, comp.as_os_str(), Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(entry_error(raw, "create parent directory of", e)),
                     }
-                    open(&cur).map_err(|e| resolve_error(raw, e))?
+                    self.open_dir(&prefix, OFlags::PATH)
+                        .map_err(|e| resolve_error(raw, e))?
                 }
                 Err(e) => return Err(resolve_error(raw, e)),
             };
@@ -399,11 +508,12 @@ impl Extractor {
         Ok(cur)
     }
 
+    /// Sets the archive's xattrs on the node `node` is a handle on.
     fn apply_xattrs<R: Read>(
         &self,
         entry: &mut tar::Entry<'_, R>,
         raw: &Path,
-        path: &Path,
+        node: BorrowedFd<'_>,
     ) -> Result<(), StoreError> {
         let Some(exts) = entry
             .pax_extensions()
@@ -411,6 +521,7 @@ impl Extractor {
         else {
             return Ok(());
         };
+        let path = fd_path(node);
         for ext in exts {
             let ext = ext.map_err(|e| entry_error(raw, "read pax headers of", e))?;
             let Ok(key) = ext.key() else { continue };
@@ -424,7 +535,7 @@ impl Extractor {
             {
                 continue;
             }
-            match fs::lsetxattr(path, name, ext.value_bytes(), XattrFlags::empty()) {
+            match fs::setxattr(path.as_str(), name, ext.value_bytes(), XattrFlags::empty()) {
                 Ok(()) => {}
                 // Filesystems without xattr support: docker ignores these too.
                 Err(Errno::OPNOTSUPP) => {
@@ -436,28 +547,116 @@ impl Extractor {
         Ok(())
     }
 
+    /// Removes `name` in `parent` unless both it and the new entry are
+    /// directories (a directory entry then only updates metadata). A copy
+    /// never replaces a directory with a non-directory or the reverse,
+    /// as docker's does not.
+    fn remove_existing(
+        &self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        new_is_dir: bool,
+        raw: &Path,
+    ) -> Result<(), StoreError> {
+        let st = match fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(entry_error(raw, "replace", e)),
+        };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if is_dir && new_is_dir {
+            return Ok(());
+        }
+        if !self.is_layer() && (is_dir || new_is_dir) {
+            let why = if is_dir {
+                "cannot overwrite a directory with a non-directory"
+            } else {
+                "cannot overwrite a non-directory with a directory"
+            };
+            return Err(unsafe_entry(raw, why));
+        }
+        if is_dir {
+            remove_tree(parent.as_fd(), name)
+        } else {
+            fs::unlinkat(parent, name, AtFlags::empty()).map_err(Into::into)
+        }
+        .map_err(|e| entry_error(raw, "replace", e))
+    }
+
     fn finish(&mut self) -> Result<(), StoreError> {
         self.parent_cache = None;
         // Deepest first, so setting a parent's mtime comes after its children.
         for d in self.deferred_dirs.iter().rev() {
-            let target = path_or_dot(&d.rel);
-            fs::chmodat(
-                &self.root,
-                target,
-                Mode::from_raw_mode(d.mode),
-                AtFlags::empty(),
-            )
-            .map_err(|e| entry_error(&d.rel, "chmod", e))?;
+            // Not following the last name: a later entry may have put a
+            // symlink where the directory was, and then it is gone.
+            let dir = match self.open_dir(&d.rel, OFlags::PATH | OFlags::NOFOLLOW) {
+                Ok(fd) => fd,
+                Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT) => continue,
+                Err(e) => return Err(entry_error(&d.rel, "open", e)),
+            };
+            let path = fd_path(dir.as_fd());
+            fs::chmod(path.as_str(), Mode::from_raw_mode(d.mode))
+                .map_err(|e| entry_error(&d.rel, "chmod", e))?;
             fs::utimensat(
-                &self.root,
-                target,
+                fs::CWD,
+                path.as_str(),
                 &timestamps(d.mtime),
-                AtFlags::SYMLINK_NOFOLLOW,
+                AtFlags::empty(),
             )
             .map_err(|e| entry_error(&d.rel, "set times of", e))?;
         }
         Ok(())
     }
+}
+
+/// Sets ownership by name without following a symlink.
+fn chown_at(
+    parent: &OwnedFd,
+    name: &OsStr,
+    owner: Option<(fs::Uid, fs::Gid)>,
+    raw: &Path,
+) -> Result<(), StoreError> {
+    let Some((uid, gid)) = owner else {
+        return Ok(());
+    };
+    fs::chownat(
+        parent,
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| entry_error(raw, "chown", e))
+}
+
+/// Removes the directory `name` in `parent` with everything in it, through
+/// handles only: a symlink met on the way is removed, never followed.
+fn remove_tree(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let dir = fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut children = Vec::new();
+    for e in fs::Dir::read_from(&dir)? {
+        let e = e?;
+        let child = e.file_name().to_bytes();
+        if child != b"." && child != b".." {
+            children.push(OsString::from(OsStr::from_bytes(child)));
+        }
+    }
+    for child in children {
+        match fs::statat(&dir, &child, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                remove_tree(dir.as_fd(), &child)?
+            }
+            Ok(_) => fs::unlinkat(&dir, &child, AtFlags::empty())?,
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fs::unlinkat(parent, name, AtFlags::REMOVEDIR).map_err(Into::into)
 }
 
 /// A blank numeric header field reads as 0, as Go's archive/tar (docker's)
@@ -482,32 +681,6 @@ fn path_or_dot(p: &Path) -> &Path {
         Path::new(".")
     } else {
         p
-    }
-}
-
-/// Removes `name` in `parent` unless both it and the new entry are
-/// directories (a directory entry then only updates metadata).
-fn remove_existing(
-    parent: &OwnedFd,
-    name: &OsStr,
-    parent_path: &Path,
-    new_is_dir: bool,
-) -> io::Result<()> {
-    let st = match fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
-    if is_dir && new_is_dir {
-        return Ok(());
-    }
-    if is_dir {
-        // The parent path was resolved without symlinks, and remove_dir_all
-        // never follows symlinks inside the tree it removes.
-        std::fs::remove_dir_all(parent_path.join(name))
-    } else {
-        fs::unlinkat(parent.as_fd(), name, AtFlags::empty()).map_err(Into::into)
     }
 }
 
@@ -658,6 +831,115 @@ mod tests {
                 link(b, tar::EntryType::Link, "passwd", "up/passwd");
             }),
             "passwd",
+        );
+    }
+
+    #[test]
+    fn directory_metadata_never_follows_a_symlink_that_replaced_it() {
+        let outer = tempfile::tempdir().unwrap();
+        let victim = outer.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let layer = outer.path().join("layer");
+        std::fs::create_dir(&layer).unwrap();
+        let tar = tar_with(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o777);
+            h.set_size(0);
+            b.append_data(&mut h, "d/", &[][..]).unwrap();
+            link(b, tar::EntryType::Symlink, "d", victim.to_str().unwrap());
+        });
+        extract_layer(&tar[..], &layer).unwrap();
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(
+            mode, 0o700,
+            "the directory the symlink points at is untouched"
+        );
+    }
+
+    /// A tree with `etc/` and symlinks out of it, absolute and relative,
+    /// the way a container could plant them.
+    fn hostile_tree() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.path().join("escape")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc", root.path().join("up")).unwrap();
+        root
+    }
+
+    fn open_root(dir: &Path) -> OwnedFd {
+        fs::open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn copies_resolve_symlinks_inside_the_tree() {
+        let root = hostile_tree();
+        let fd = open_root(root.path());
+        let name = format!("berth-extract-test-{}", std::process::id());
+        let tar = tar_with(|b| {
+            file(b, &format!("escape/{name}"), b"a");
+            file(b, &format!("up/{name}.2"), b"b");
+        });
+        extract_copy(&tar[..], fd.as_fd(), Path::new("/"), CopyOwner::Caller).unwrap();
+        let tar = tar_with(|b| file(b, &format!("{name}.3"), b"c"));
+        extract_copy(
+            &tar[..],
+            fd.as_fd(),
+            Path::new("/escape"),
+            CopyOwner::Caller,
+        )
+        .unwrap();
+        for (n, data) in [("", "a"), (".2", "b"), (".3", "c")] {
+            let inside = root.path().join("etc").join(format!("{name}{n}"));
+            assert_eq!(std::fs::read_to_string(&inside).unwrap(), data);
+            assert!(!Path::new("/etc").join(format!("{name}{n}")).exists());
+        }
+    }
+
+    #[test]
+    fn copies_never_swap_directories_and_files_and_keep_wh_names() {
+        let root = hostile_tree();
+        let fd = open_root(root.path());
+        let err = extract_copy(
+            &tar_with(|b| file(b, "etc", b"x"))[..],
+            fd.as_fd(),
+            Path::new("/"),
+            CopyOwner::Root,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot overwrite a directory"),
+            "{err}"
+        );
+        // A symlink is not a directory either, as with docker.
+        let tar = tar_with(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            b.append_data(&mut h, "escape/", &[][..]).unwrap();
+        });
+        let err = extract_copy(&tar[..], fd.as_fd(), Path::new("/"), CopyOwner::Root).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot overwrite a non-directory"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_link(root.path().join("escape")).unwrap(),
+            Path::new("/etc")
+        );
+        extract_copy(
+            &tar_with(|b| file(b, ".wh.name", b"plain"))[..],
+            fd.as_fd(),
+            Path::new("/etc"),
+            CopyOwner::Root,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(root.path().join("etc/.wh.name")).unwrap(),
+            b"plain"
         );
     }
 

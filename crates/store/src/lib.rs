@@ -26,7 +26,7 @@ pub use content::{BlobWriter, ContentStore, StagedBlob};
 pub use db::{ContainerRecord, ImageLayer, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, HashingReader};
 pub use export::write_layer_tar;
-pub use extract::{extract_layer, ExtractStats};
+pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
 
 use digest::TeeReader;
 use temp::TempPath;
@@ -355,6 +355,21 @@ impl Store {
     /// The image known as `name@digest`, if any.
     pub fn image_by_repo_digest(&self, name: &str) -> Result<Option<Digest>, StoreError> {
         db::image_by_repo_digest(self.db.conn(), name)
+    }
+
+    /// The image a build step with cache key `key` produced, if any; the
+    /// entry goes when its image is deleted.
+    pub fn build_cache_get(&self, key: &str) -> Result<Option<Digest>, StoreError> {
+        db::build_cache_get(self.db.conn(), key)
+    }
+
+    /// Records that the build step with cache key `key` produced `image`.
+    pub fn build_cache_put(&mut self, key: &str, image: &Digest) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        db::build_cache_put(&tx, key, image)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit build cache entry", e))?;
+        Ok(())
     }
 
     /// Removes a tag; false if there was no such tag.

@@ -1,5 +1,7 @@
 use std::path::Path;
 
+use std::io::IsTerminal;
+
 use anyhow::{bail, Result};
 use berth_engine::ExecOptions;
 
@@ -17,7 +19,7 @@ pub struct Args {
     /// Give extended privileges to the command
     #[arg(long)]
     privileged: bool,
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     tty: bool,
     /// Username or UID (format: <name|uid>[:<group|gid>])
@@ -32,8 +34,11 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    if a.tty {
-        bail!("-t is not supported yet: exec without a TTY");
+    if a.tty && !a.detach {
+        // The runtime gives the process a terminal mirroring this one.
+        if !std::io::stdin().is_terminal() && !std::io::stdout().is_terminal() {
+            bail!("the input device is not a TTY");
+        }
     }
     let mut engine = super::open(root)?;
     let opts = ExecOptions {
@@ -44,6 +49,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         detach: a.detach,
         interactive: a.interactive,
         privileged: a.privileged,
+        tty: a.tty,
     };
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code.clamp(0, 255) as u8),

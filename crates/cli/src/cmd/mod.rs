@@ -1,12 +1,15 @@
 //! One module per command.
 
+pub mod attach;
 pub mod commit;
 pub mod container_prune;
+pub mod cp;
 pub mod create;
 pub mod df;
 pub mod diff;
 pub mod exec;
 pub mod export;
+pub mod health_args;
 pub mod history;
 pub mod images;
 pub mod import;
@@ -18,16 +21,19 @@ pub mod logout;
 pub mod logs;
 pub mod monitor;
 pub mod pause;
+pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod rename;
+pub mod restart;
 pub mod rm;
 pub mod rmi;
 pub mod run;
 pub mod save;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod tag;
 pub mod top;

@@ -1,24 +1,38 @@
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use berth_engine::MonitorOptions;
 
-/// `berth monitor ID`: not for users; `run` and `start` spawn it.
+/// `berth monitor ID`: not for users; `run` and `start` spawn it, its
+/// stdin connected to them.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Also copy the container's output to this process's stdout/stderr
+    /// The starting client's end of input is the container's
     #[arg(long)]
-    attach: bool,
+    stdin_once: bool,
+    /// The starting client's terminal size, ROWSxCOLS
+    #[arg(long)]
+    tty_size: Option<String>,
     id: String,
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
+    let tty_size = match a.tty_size.as_deref().map(|s| s.split_once('x')) {
+        None => None,
+        Some(Some((rows, cols))) => Some((rows.parse()?, cols.parse()?)),
+        Some(None) => bail!("invalid --tty-size: expected ROWSxCOLS"),
+    };
+    let starter = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("take the connection to the starting client")?;
     let mut engine = super::open(root)?;
-    match engine.run_monitor(&a.id, a.attach) {
-        Ok(code) => Ok(code.clamp(0, 255) as u8),
-        Err(e) => {
-            let e = anyhow::Error::from(e);
-            eprintln!("Error: {e:#}");
-            Ok(super::run::start_failure_code(&e))
-        }
-    }
+    let opts = MonitorOptions {
+        stdin_once: a.stdin_once,
+        tty_size,
+    };
+    let code = engine.run_monitor(&a.id, UnixStream::from(starter), opts)?;
+    Ok(code.clamp(0, 255) as u8)
 }

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use berth_engine::HealthStatus;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -20,7 +21,7 @@ pub struct Args {
     /// Format output using a Go template, "table" or "json"
     #[arg(long)]
     format: Option<String>,
-    /// Filter output (status=, name=, label=, ancestor=, exited=, id=)
+    /// Filter output (status=, name=, label=, ancestor=, exited=, id=, health=)
     #[arg(short, long = "filter")]
     filter: Vec<String>,
     /// Show n last created containers (includes all states)
@@ -31,14 +32,17 @@ pub struct Args {
     latest: bool,
 }
 
-/// docker's `ps --filter` keys, all of which must match.
+/// docker's `ps --filter` keys, all of which must match. `health` is the
+/// container's health status, `none` without health checks.
 fn matches(
     c: &berth_engine::ContainerInfo,
     image_id: Option<&str>,
+    health: &str,
     filters: &[(String, String)],
 ) -> bool {
     let r = &c.record;
     filters.iter().all(|(k, v)| match k.as_str() {
+        "health" => health == v,
         "status" => &r.status == v,
         "name" => r.name.contains(v.trim_start_matches('/')),
         "id" => r.id.starts_with(v.as_str()),
@@ -71,9 +75,12 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f}"))?;
         if !matches!(
             k,
-            "status" | "name" | "id" | "exited" | "label" | "ancestor"
+            "status" | "name" | "id" | "exited" | "label" | "ancestor" | "health"
         ) {
             anyhow::bail!("invalid filter '{k}'");
+        }
+        if k == "health" && !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
+            anyhow::bail!("Unrecognised filter value for health: {v}");
         }
         filters.push((k.to_string(), v.to_string()));
     }
@@ -97,7 +104,9 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         .take(limit.unwrap_or(usize::MAX))
     {
         let r = &c.record;
-        if !matches(&c, ancestor.as_deref(), &filters) {
+        let health = engine.container_health(&r.id);
+        let health_status = health.as_ref().map_or("none", |h| h.status.as_str());
+        if !matches(&c, ancestor.as_deref(), health_status, &filters) {
             continue;
         }
         if !all && !matches!(r.status.as_str(), "running" | "restarting" | "paused") {
@@ -111,10 +120,16 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
                 )
             ),
             "running" => format!(
-                "Up {}",
+                "Up {}{}",
                 human_duration(
                     (Utc::now() - parse(&r.started_at).unwrap_or_else(Utc::now)).num_seconds()
-                )
+                ),
+                match health.map(|h| h.status) {
+                    Some(HealthStatus::Starting) => " (health: starting)",
+                    Some(HealthStatus::Healthy) => " (healthy)",
+                    Some(HealthStatus::Unhealthy) => " (unhealthy)",
+                    None => "",
+                }
             ),
             "exited" => format!(
                 "Exited ({}) {}",

@@ -7,7 +7,7 @@ pub struct Args {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes (berth has none yet)
+    /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     volumes: bool,
     #[arg(required = true, value_name = "CONTAINER")]
@@ -15,6 +15,8 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
+    // Accepted for scripts written for docker: berth makes no anonymous
+    // volumes yet, so a container has none to remove.
     let _ = a.volumes;
     let mut engine = super::open(root)?;
     if a.force {

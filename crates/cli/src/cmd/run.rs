@@ -1,8 +1,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Result};
-use berth_engine::{ContainerOptions, EngineError, MountOption};
+use anyhow::Result;
+use berth_engine::{ContainerOptions, EngineError, MountOption, StartOptions};
 
 /// The flags `run` and `create` share. `-h` is the hostname, as in docker,
 /// so help is `--help` only.
@@ -21,7 +21,7 @@ pub struct CreateArgs {
     /// Keep STDIN open
     #[arg(short, long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
     /// Set environment variables
@@ -111,6 +111,8 @@ pub struct CreateArgs {
     /// Runtime to use for this container (a runc-compatible binary)
     #[arg(long, default_value = "runc")]
     pub runtime: String,
+    #[command(flatten)]
+    pub health: super::health_args::HealthArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -118,9 +120,6 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     pub fn options(&self) -> Result<ContainerOptions> {
-        if self.tty {
-            bail!("-t is not supported yet: run without a TTY");
-        }
         let mut env = Vec::new();
         for f in &self.env_file {
             let text = std::fs::read_to_string(f)
@@ -160,6 +159,7 @@ impl CreateArgs {
             network: self.network.clone(),
             auto_remove: self.rm,
             interactive: self.interactive,
+            tty: self.tty,
             labels,
             memory: size("--memory", &self.memory)?,
             memory_swap: size("--memory-swap", &self.memory_swap)?,
@@ -191,6 +191,7 @@ impl CreateArgs {
                 .collect::<Result<_>>()?,
             ulimits: self.ulimit.clone(),
             restart: self.restart.clone(),
+            healthcheck: self.health.config()?,
             mounts: self
                 .volume
                 .iter()
@@ -208,6 +209,12 @@ pub struct Args {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    detach_keys: String,
     #[command(flatten)]
     create: CreateArgs,
 }
@@ -225,9 +232,25 @@ pub fn start_failure_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// docker refuses `-it` when its input is not a terminal, with this
+/// message and exit code 1.
+pub fn tty_input_refused(tty: bool, stdin: bool) -> bool {
+    use std::io::IsTerminal;
+    let refused = tty && stdin && !std::io::stdin().is_terminal();
+    if refused {
+        eprintln!("the input device is not a TTY");
+    }
+    refused
+}
+
 pub fn run(root: &Path, a: Args) -> Result<u8> {
     let opts = a.create.options()?;
+    if !a.detach && tty_input_refused(opts.tty, opts.interactive) {
+        return Ok(1);
+    }
+    let detach_keys = crate::attach::parse_detach_keys(&a.detach_keys)?;
     let mut engine = super::open(root)?;
+    let (tty, interactive) = (opts.tty, opts.interactive);
     let id = match engine.create_container(a.create.name.as_deref(), opts) {
         Ok(id) => id,
         Err(e @ EngineError::NoSuchImage(_)) => {
@@ -236,11 +259,29 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    if a.detach {
-        engine.start_container(&id, false, root)?;
+    let start = StartOptions {
+        attach: !a.detach,
+        stdin: interactive,
+        tty_size: if tty {
+            crate::attach::terminal_size()
+        } else {
+            None
+        },
+    };
+    let session = engine.start_container(&id, root, start)?;
+    drop(engine);
+    let Some(session) = session else {
         println!("{id}");
         return Ok(0);
-    }
-    let code = engine.start_container(&id, true, root)?.unwrap_or(0);
-    Ok(code.clamp(0, 255) as u8)
+    };
+    let attached = crate::attach::attach(
+        session,
+        crate::attach::AttachOptions {
+            stdin: interactive,
+            tty,
+            sig_proxy: a.sig_proxy,
+            detach_keys,
+        },
+    )?;
+    Ok(attached.unwrap_or(0).clamp(0, 255) as u8)
 }

@@ -1,0 +1,298 @@
+//! The stream between a container's monitor and the clients attached to
+//! it: the CLI that started it, and `attach`.
+//!
+//! Each frame is an 8-byte header, docker's "stdcopy" one (kind, three zero
+//! bytes, payload length as a big-endian u32), then the payload. The
+//! monitor sends output and events; clients send input and requests.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::EngineError;
+
+/// The monitor's socket, in the container's directory.
+pub(crate) const SOCKET: &str = "attach.sock";
+
+/// Frame kinds. Output kinds match docker's stream numbers.
+pub(crate) mod kind {
+    pub const STDIN: u8 = 0;
+    pub const STDOUT: u8 = 1;
+    pub const STDERR: u8 = 2;
+    /// The container runs (empty payload).
+    pub const STARTED: u8 = 3;
+    /// It could not start: the payload is why.
+    pub const FAILED: u8 = 4;
+    /// It exited: the payload is its code, a big-endian i32.
+    pub const EXIT: u8 = 5;
+    /// The client's terminal size: rows then columns, big-endian u16s.
+    pub const RESIZE: u8 = 6;
+    /// A signal for the container, a big-endian i32.
+    pub const SIGNAL: u8 = 7;
+    /// The client's input ended.
+    pub const CLOSE_STDIN: u8 = 8;
+}
+
+/// Frames larger than this are refused: output is sent in pieces of at
+/// most 32 KiB, and nothing else is big.
+const MAX_FRAME: usize = 1 << 20;
+
+pub(crate) fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
+    let mut frame = Vec::with_capacity(8 + payload.len());
+    frame.extend_from_slice(&[kind, 0, 0, 0]);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    w.write_all(&frame)
+}
+
+/// The next frame, or `None` at a clean end of the stream.
+pub(crate) fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut header = [0u8; 8];
+    let mut filled = 0;
+    while filled < header.len() {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("attach frame of {len} bytes"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((header[0], payload)))
+}
+
+fn be_i32(payload: &[u8]) -> Option<i32> {
+    Some(i32::from_be_bytes(payload.get(..4)?.try_into().ok()?))
+}
+
+/// What an attached client hears from the monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachEvent {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    Started,
+    /// The container could not start, and why.
+    Failed(String),
+    /// The container exited with this code.
+    Exit(i32),
+}
+
+/// A connection to a container's monitor.
+pub struct AttachSession {
+    stream: UnixStream,
+    input: AttachInput,
+}
+
+/// The sending half of an [`AttachSession`], shareable between threads.
+#[derive(Clone)]
+pub struct AttachInput {
+    stream: Arc<Mutex<UnixStream>>,
+}
+
+fn lost(e: io::Error) -> EngineError {
+    EngineError::io("talk to the container monitor", e)
+}
+
+impl AttachSession {
+    pub(crate) fn new(stream: UnixStream) -> Result<AttachSession, EngineError> {
+        let writer = stream.try_clone().map_err(lost)?;
+        Ok(AttachSession {
+            stream,
+            input: AttachInput {
+                stream: Arc::new(Mutex::new(writer)),
+            },
+        })
+    }
+
+    /// Connects to the monitor of the container whose directory is `dir`.
+    /// The socket is reached through a descriptor of the directory, since
+    /// a socket path may not be longer than 108 bytes.
+    pub(crate) fn connect(dir: &Path) -> Result<AttachSession, EngineError> {
+        use rustix::fs::{open, Mode, OFlags};
+        let dirfd = open(dir, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| EngineError::io(format!("open {}", dir.display()), e.into()))?;
+        let path = format!("/proc/self/fd/{}/{SOCKET}", {
+            use std::os::fd::AsRawFd;
+            dirfd.as_raw_fd()
+        });
+        let stream = UnixStream::connect(path).map_err(lost)?;
+        AttachSession::new(stream)
+    }
+
+    /// The next event; `None` when the monitor closed the connection.
+    pub fn next_event(&mut self) -> Result<Option<AttachEvent>, EngineError> {
+        loop {
+            let Some((k, payload)) = read_frame(&mut self.stream).map_err(lost)? else {
+                return Ok(None);
+            };
+            return Ok(Some(match k {
+                kind::STDOUT => AttachEvent::Stdout(payload),
+                kind::STDERR => AttachEvent::Stderr(payload),
+                kind::STARTED => AttachEvent::Started,
+                kind::FAILED => AttachEvent::Failed(String::from_utf8_lossy(&payload).into()),
+                kind::EXIT => AttachEvent::Exit(be_i32(&payload).unwrap_or(255)),
+                // Kinds a newer monitor may send are skipped.
+                _ => continue,
+            }));
+        }
+    }
+
+    /// Waits until the container runs; its start error otherwise.
+    pub(crate) fn wait_started(&mut self) -> Result<(), EngineError> {
+        loop {
+            match self.next_event()? {
+                Some(AttachEvent::Started) => return Ok(()),
+                Some(AttachEvent::Failed(why)) => return Err(EngineError::StartFailed(why)),
+                Some(_) => {}
+                None => {
+                    return Err(EngineError::StartFailed(
+                        "the container monitor exited before the container started".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    pub fn input(&self) -> AttachInput {
+        self.input.clone()
+    }
+
+    /// Stops reading: a blocked [`AttachSession::next_event`] in another
+    /// thread returns `None`.
+    pub fn detach(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl AttachInput {
+    fn send(&self, kind: u8, payload: &[u8]) -> Result<(), EngineError> {
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        write_frame(&mut *stream, kind, payload).map_err(lost)
+    }
+
+    /// Bytes for the container's standard input.
+    pub fn stdin(&self, data: &[u8]) -> Result<(), EngineError> {
+        for chunk in data.chunks(32 * 1024) {
+            self.send(kind::STDIN, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// The client's input ended.
+    pub fn close_stdin(&self) -> Result<(), EngineError> {
+        self.send(kind::CLOSE_STDIN, &[])
+    }
+
+    /// The client's terminal has this many rows and columns.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), EngineError> {
+        let mut payload = rows.to_be_bytes().to_vec();
+        payload.extend_from_slice(&cols.to_be_bytes());
+        self.send(kind::RESIZE, &payload)
+    }
+
+    /// A signal for the container's main process.
+    pub fn signal(&self, signal: i32) -> Result<(), EngineError> {
+        self.send(kind::SIGNAL, &signal.to_be_bytes())
+    }
+
+    /// Detaches the other half (see [`AttachSession::detach`]).
+    pub fn detach(&self) {
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_events_decode() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut monitor = a;
+        let mut session = AttachSession::new(b).unwrap();
+        write_frame(&mut monitor, kind::STARTED, &[]).unwrap();
+        write_frame(&mut monitor, kind::STDOUT, b"hello\n").unwrap();
+        write_frame(&mut monitor, 42, b"future kind").unwrap();
+        write_frame(&mut monitor, kind::STDERR, b"oops").unwrap();
+        write_frame(&mut monitor, kind::EXIT, &3i32.to_be_bytes()).unwrap();
+        drop(monitor);
+        session.wait_started().unwrap();
+        assert_eq!(
+            session.next_event().unwrap(),
+            Some(AttachEvent::Stdout(b"hello\n".to_vec()))
+        );
+        assert_eq!(
+            session.next_event().unwrap(),
+            Some(AttachEvent::Stderr(b"oops".to_vec()))
+        );
+        assert_eq!(session.next_event().unwrap(), Some(AttachEvent::Exit(3)));
+        assert_eq!(session.next_event().unwrap(), None);
+    }
+
+    #[test]
+    fn input_frames_reach_the_monitor() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let session = AttachSession::new(b).unwrap();
+        let input = session.input();
+        input.stdin(b"ls\n").unwrap();
+        input.resize(24, 80).unwrap();
+        input.signal(2).unwrap();
+        input.close_stdin().unwrap();
+        drop(session);
+        drop(input);
+        let mut monitor = a;
+        let mut frames = Vec::new();
+        while let Some(f) = read_frame(&mut monitor).unwrap() {
+            frames.push(f);
+        }
+        assert_eq!(
+            frames,
+            [
+                (kind::STDIN, b"ls\n".to_vec()),
+                (kind::RESIZE, vec![0, 24, 0, 80]),
+                (kind::SIGNAL, 2i32.to_be_bytes().to_vec()),
+                (kind::CLOSE_STDIN, vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_start_and_a_vanished_monitor_are_errors() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut session = AttachSession::new(b).unwrap();
+        write_frame(
+            &mut a,
+            kind::FAILED,
+            b"exec: \"nope\": executable file not found",
+        )
+        .unwrap();
+        let err = session.wait_started().unwrap_err();
+        assert!(
+            err.to_string().contains("executable file not found"),
+            "{err}"
+        );
+        drop(a);
+        let err = session.wait_started().unwrap_err();
+        assert!(err.to_string().contains("monitor exited"), "{err}");
+    }
+
+    #[test]
+    fn oversized_and_truncated_frames_are_refused() {
+        let mut big = vec![kind::STDOUT, 0, 0, 0];
+        big.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(read_frame(&mut &big[..]).is_err());
+        assert!(read_frame(&mut &[1u8, 0, 0][..]).is_err());
+        assert!(read_frame(&mut &[][..]).unwrap().is_none());
+    }
+}
