@@ -97,6 +97,8 @@ enum Command {
     Diff(cmd::diff::Args),
     /// Create a new image from a container's changes
     Commit(cmd::commit::Args),
+    /// Build an image from a Dockerfile
+    Build(cmd::build::Args),
     /// Export a container's filesystem as a tar archive
     Export(cmd::export::Args),
     /// Copy files/folders between a container and the local filesystem
@@ -241,6 +243,7 @@ fn main() -> ExitCode {
         Command::Top(a) => cmd::top::run(&root, a),
         Command::Diff(a) => cmd::diff::run(&root, a),
         Command::Commit(a) => cmd::commit::run(&root, a),
+        Command::Build(a) => cmd::build::run(&root, a),
         Command::Export(a) => cmd::export::run(&root, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cmd::cp::run(&root, a),
         Command::Container(ContainerCommand::Prune(a)) => cmd::container_prune::run(&root, a),

@@ -50,6 +50,13 @@ pub enum EngineError {
     },
     #[error("invalid filter {0:?}")]
     InvalidFilter(String),
+    #[error(transparent)]
+    Dockerfile(#[from] berth_dockerfile::ParseError),
+    #[error(transparent)]
+    BuildPlan(#[from] berth_build::BuildError),
+    /// A build step that could not be done, with its `file:line`.
+    #[error("{0}")]
+    BuildStep(String),
 }
 
 impl EngineError {

@@ -32,6 +32,9 @@ pub struct ImageFilter {
     before: Vec<String>,
     since: Vec<String>,
     until: Option<i64>,
+    /// `images -a`: also the untagged images build steps left (docker's
+    /// intermediate images).
+    pub all: bool,
 }
 
 impl ImageFilter {
@@ -154,8 +157,7 @@ impl Engine {
         Ok(self.store.image(&id)?.created.unwrap_or(0))
     }
 
-    /// `images`: rows newest first. `all` has no effect yet: berth keeps no
-    /// intermediate images.
+    /// `images`: rows newest first.
     pub fn list_images(&self, filter: &ImageFilter) -> Result<Vec<ImageRow>, EngineError> {
         let before: Vec<i64> = filter
             .before
@@ -167,10 +169,18 @@ impl Engine {
             .iter()
             .map(|s| self.created_of(s))
             .collect::<Result<_, _>>()?;
+        let intermediate = if filter.all {
+            HashSet::new()
+        } else {
+            self.store.build_step_images()?
+        };
         let mut rows = Vec::new();
         for img in self.store.list_images()? {
             let dangling = img.tags.is_empty();
             if filter.dangling.is_some_and(|d| d != dangling) {
+                continue;
+            }
+            if dangling && intermediate.contains(&img.id) {
                 continue;
             }
             let created = img.created.unwrap_or(0);
@@ -325,6 +335,8 @@ impl Engine {
         filter: &ImageFilter,
     ) -> Result<RemovedImage, EngineError> {
         let mut filter = filter.clone();
+        // Build steps' images are the build cache: pruned with the rest.
+        filter.all = true;
         if !all {
             filter.dangling = Some(true);
         }

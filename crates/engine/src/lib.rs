@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod attach;
+mod build;
 mod changes;
 mod commit;
 mod config;
@@ -31,6 +32,7 @@ use berth_reference::Reference;
 use berth_store::{Digest, Store};
 
 pub use attach::{AttachEvent, AttachInput, AttachSession};
+pub use build::BuildOptions;
 pub use commit::{Change, ChangeKind, CommitOptions};
 pub use config::ImageConfig;
 pub use container::{

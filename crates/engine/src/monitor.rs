@@ -378,7 +378,11 @@ impl Engine {
     }
 
     /// Mounts the container's rootfs and writes its OCI bundle.
-    fn prepare_bundle(&mut self, info: &ContainerInfo, dir: &Path) -> Result<(), EngineError> {
+    pub(crate) fn prepare_bundle(
+        &mut self,
+        info: &ContainerInfo,
+        dir: &Path,
+    ) -> Result<(), EngineError> {
         let image_id = &info.record.image_id;
         let image = ImageConfig::parse(&self.store.content().read(image_id)?)?;
         let layers_dir = self.store.layers_dir();

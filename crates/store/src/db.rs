@@ -682,6 +682,19 @@ pub(crate) fn build_cache_get(c: &Connection, key: &str) -> Result<Option<Digest
     .map_err(|e| StoreError::db("look up the build cache", e))
 }
 
+pub(crate) fn build_step_images(
+    c: &Connection,
+) -> Result<std::collections::HashSet<Digest>, StoreError> {
+    let mut stmt = c
+        .prepare("SELECT DISTINCT image_id FROM build_cache")
+        .map_err(|e| StoreError::db("read the build cache", e))?;
+    let rows = stmt
+        .query_map([], |r| digest_col(r, 0))
+        .map_err(|e| StoreError::db("read the build cache", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("read the build cache", e))
+}
+
 pub(crate) fn build_cache_put(c: &Connection, key: &str, image: &Digest) -> Result<(), StoreError> {
     c.execute(
         "INSERT OR REPLACE INTO build_cache (key, image_id, created) VALUES (?1, ?2, ?3)",

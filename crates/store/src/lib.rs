@@ -363,6 +363,11 @@ impl Store {
         db::build_cache_get(self.db.conn(), key)
     }
 
+    /// The images build steps produced (the build cache's entries).
+    pub fn build_step_images(&self) -> Result<std::collections::HashSet<Digest>, StoreError> {
+        db::build_step_images(self.db.conn())
+    }
+
     /// Records that the build step with cache key `key` produced `image`.
     pub fn build_cache_put(&mut self, key: &str, image: &Digest) -> Result<(), StoreError> {
         let tx = self.db.write()?;

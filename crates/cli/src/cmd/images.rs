@@ -37,9 +37,8 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     if let Some(r) = &a.reference {
         filter = filter.with_reference(r);
     }
+    filter.all = a.all;
     let engine = super::open(root)?;
-    // -a adds intermediate images; berth makes none yet, so every image is listed either way.
-    let _ = a.all;
     let rows = engine.list_images(&filter)?;
     let values: Vec<_> = rows
         .iter()

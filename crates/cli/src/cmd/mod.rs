@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod attach;
+pub mod build;
 pub mod commit;
 pub mod container_prune;
 pub mod cp;

@@ -1,0 +1,827 @@
+//! `build`: runs the stages `berth_build::plan` chose, one step at a time,
+//! as docker's classic builder does: every step's result is an image (no
+//! tag), recorded in the build cache under the step's key, so a rebuild
+//! takes each unchanged step from the cache and only redoes what changed
+//! and what follows it.
+//!
+//! `COPY`/`ADD` layers are written straight from the context; `RUN` runs in
+//! a container over the current layers, and its writable layer becomes the
+//! step's layer. `WORKDIR` creates its directory in a layer when the image
+//! lacks it (BuildKit's behaviour; the classic builder leaves that to the
+//! next layer). Tags are set only once the whole build succeeded.
+
+mod layer;
+mod run;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use berth_build::{
+    plan, resolve_copy, Base, BuildContext, CopyInputs, CopyRequest, HashCache, IgnoreRules,
+    Location, PlanOptions, SourceSpec, StepKey,
+};
+use berth_dockerfile::{expand, expand_heredoc, Command, Dockerfile, Instruction, Located, Source};
+use berth_store::{Digest, ImageCommit, ImageLayer, LayerInput, StagedLayer};
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+
+use crate::{normalize_tag, Engine, EngineError};
+use layer::Ownership;
+
+/// What `build` is asked to do.
+#[derive(Debug)]
+pub struct BuildOptions {
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// Its name in messages (`Dockerfile`, `-`).
+    pub dockerfile_name: String,
+    /// Its path, for `<Dockerfile>.dockerignore`; `None` for `-f -`.
+    pub dockerfile_path: Option<PathBuf>,
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    /// `--label`s, set on the final image.
+    pub labels: BTreeMap<String, String>,
+    /// `none` or `host` for `RUN` steps.
+    pub network: String,
+    /// Where `RUN` output goes; `None` discards it (`-q`).
+    pub run_output: Option<OwnedFd>,
+}
+
+/// A stage's state between steps: its latest image.
+struct Current {
+    image: Digest,
+    doc: Map<String, Value>,
+    layers: Vec<ImageLayer>,
+}
+
+/// What a stage sees while it runs.
+struct StageScope {
+    /// `ARG`s declared in the stage, with their values.
+    args: BTreeMap<String, String>,
+    /// `CMD` was set in this stage (then `ENTRYPOINT` keeps it).
+    cmd_set: bool,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn short(id: &Digest) -> String {
+    id.to_string()
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect()
+}
+
+fn config_of(doc: &Map<String, Value>) -> Map<String, Value> {
+    doc.get("config")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn env_of(config: &Map<String, Value>) -> Vec<(String, String)> {
+    config
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Variables a step expands with: build args, overridden by `ENV`.
+fn variables(config: &Map<String, Value>, scope: &StageScope) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = scope.args.clone().into_iter().collect();
+    vars.extend(env_of(config));
+    vars
+}
+
+fn step_error(at: &Location, instruction: &str, message: impl std::fmt::Display) -> EngineError {
+    EngineError::BuildStep(format!("{at}: {instruction}: {message}"))
+}
+
+impl Engine {
+    /// Builds an image; writes docker classic builder's progress lines to
+    /// `out` and returns the image's ID.
+    pub fn build(
+        &mut self,
+        opts: BuildOptions,
+        out: &mut dyn Write,
+    ) -> Result<Digest, EngineError> {
+        let file = opts.dockerfile_name.as_str();
+        let dockerfile = berth_dockerfile::parse(file, &opts.dockerfile)?;
+        let tags = opts
+            .tags
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let planned = plan(
+            &dockerfile,
+            &PlanOptions {
+                file,
+                target: opts.target.as_deref(),
+                build_args: &opts.build_args,
+            },
+        )?;
+        let rules = IgnoreRules::load(&opts.context, opts.dockerfile_path.as_deref())?;
+        let cache_file = self.hash_cache_file(&opts.context);
+        let ctx = BuildContext::open(&opts.context, &rules, HashCache::load(&cache_file))?;
+
+        let total: usize = planned
+            .stages
+            .iter()
+            .map(|s| 1 + dockerfile.stages[s.index].instructions.len())
+            .sum();
+        let mut builder = Builder {
+            engine: self,
+            opts: &opts,
+            dockerfile: &dockerfile,
+            ctx: &ctx,
+            out,
+            step: 0,
+            total,
+            results: HashMap::new(),
+        };
+        for stage in &planned.stages {
+            let mut current = builder.from(stage.index, &stage.base)?;
+            let mut scope = StageScope {
+                args: BTreeMap::new(),
+                cmd_set: false,
+            };
+            for instruction in &dockerfile.stages[stage.index].instructions {
+                current = builder.step(current, &mut scope, &planned.meta_args, instruction)?;
+            }
+            builder.results.insert(stage.index, current);
+        }
+        let mut last = builder
+            .results
+            .remove(&planned.target)
+            .ok_or_else(|| EngineError::BuildStep("the target stage did not run".into()))?;
+        if !opts.labels.is_empty() {
+            let mut config = config_of(&last.doc);
+            let mut labels = config
+                .get("Labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            for (k, v) in &opts.labels {
+                labels.insert(k.clone(), json!(v));
+            }
+            config.insert("Labels".into(), Value::Object(labels));
+            last.doc.insert("config".into(), Value::Object(config));
+            last.image = self.commit_step(&mut last.doc, &last.layers, None, None)?;
+        }
+        if let Err(e) = ctx.save_hash_cache(&cache_file) {
+            tracing::debug!(error = %e, "build context hash cache not saved");
+        }
+        for tag in &tags {
+            self.store.tag(tag, &last.image)?;
+        }
+        Ok(last.image)
+    }
+
+    /// Where the context's file hashes are kept between builds: one file
+    /// per context directory.
+    fn hash_cache_file(&self, context: &Path) -> PathBuf {
+        let absolute = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
+        let name = Digest::of(absolute.as_os_str().as_encoded_bytes()).to_string();
+        self.store
+            .root()
+            .join("build")
+            .join(name.trim_start_matches("sha256:"))
+    }
+
+    /// Stores `doc` with `layers` (plus `new`) as an image; `history` is
+    /// the step's history entry. Returns the image ID.
+    fn commit_step(
+        &mut self,
+        doc: &mut Map<String, Value>,
+        layers: &[ImageLayer],
+        new: Option<StagedLayer>,
+        history: Option<Map<String, Value>>,
+    ) -> Result<Digest, EngineError> {
+        let created = now();
+        doc.insert("created".into(), json!(created));
+        if let Some(mut entry) = history {
+            entry.insert("created".into(), json!(created));
+            if new.is_none() {
+                entry.insert("empty_layer".into(), json!(true));
+            }
+            let mut list = doc
+                .get("history")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            list.push(Value::Object(entry));
+            doc.insert("history".into(), Value::Array(list));
+        }
+        let mut diff_ids: Vec<Value> = layers
+            .iter()
+            .map(|l| json!(l.diff_id.to_string()))
+            .collect();
+        let mut inputs: Vec<LayerInput> = layers
+            .iter()
+            .map(|l| LayerInput {
+                diff_id: l.diff_id.clone(),
+                blob_digest: l.blob_digest.clone(),
+                blob_media_type: l.blob_media_type.clone(),
+                blob_size: l.blob_size,
+                staged: None,
+            })
+            .collect();
+        if let Some(layer) = new {
+            diff_ids.push(json!(layer.diff_id().to_string()));
+            inputs.push(LayerInput {
+                diff_id: layer.diff_id().clone(),
+                blob_digest: layer.blob_digest().clone(),
+                blob_media_type: layer.compression().oci_layer_media_type().to_string(),
+                blob_size: layer.blob_size(),
+                staged: Some(layer),
+            });
+        }
+        doc.insert(
+            "rootfs".into(),
+            json!({ "type": "layers", "diff_ids": diff_ids }),
+        );
+        let config = serde_json::to_vec(&Value::Object(doc.clone())).map_err(|e| {
+            EngineError::InvalidConfig {
+                what: "json".into(),
+                detail: e.to_string(),
+            }
+        })?;
+        let descriptors: Vec<(Digest, String, u64)> = inputs
+            .iter()
+            .map(|l| {
+                (
+                    l.blob_digest.clone(),
+                    l.blob_media_type.clone(),
+                    l.blob_size,
+                )
+            })
+            .collect();
+        let manifest =
+            crate::save::manifest_json(&Digest::of(&config), config.len() as u64, &descriptors);
+        let commit = ImageCommit {
+            config: self.store.stage_bytes(&config)?,
+            manifest: self.store.stage_bytes(&manifest)?,
+            manifest_media_type: crate::load::OCI_MANIFEST.to_string(),
+            created: Some(Utc::now().timestamp()),
+            layers: inputs,
+            tags: Vec::new(),
+            repo_digests: Vec::new(),
+        };
+        let mut outcome = self.store.commit_images(vec![commit])?;
+        Ok(outcome.remove(0).id)
+    }
+
+    fn current(&self, image: Digest) -> Result<Current, EngineError> {
+        let raw = self.store.content().read(&image)?;
+        let doc: Map<String, Value> =
+            serde_json::from_slice(&raw).map_err(|e| EngineError::InvalidConfig {
+                what: "json".into(),
+                detail: e.to_string(),
+            })?;
+        let layers = self.store.image_layers(&image)?;
+        Ok(Current { image, doc, layers })
+    }
+}
+
+/// One build in progress.
+struct Builder<'a> {
+    engine: &'a mut Engine,
+    opts: &'a BuildOptions,
+    dockerfile: &'a Dockerfile,
+    ctx: &'a BuildContext,
+    out: &'a mut dyn Write,
+    step: usize,
+    total: usize,
+    /// Finished stages by Dockerfile index.
+    results: HashMap<usize, Current>,
+}
+
+impl Builder<'_> {
+    fn say(&mut self, line: &str) -> Result<(), EngineError> {
+        writeln!(self.out, "{line}")
+            .and_then(|()| self.out.flush())
+            .map_err(|e| EngineError::io("write build output", e))
+    }
+
+    fn at(&self, line: usize) -> Location {
+        Location::new(self.opts.dockerfile_name.clone(), line)
+    }
+
+    fn from(&mut self, index: usize, base: &Base) -> Result<Current, EngineError> {
+        let from = &self.dockerfile.stages[index].from;
+        self.step += 1;
+        self.say(&format!(
+            "Step {}/{} : {}",
+            self.step, self.total, from.original
+        ))?;
+        let current = match base {
+            Base::Stage(i) => {
+                let image = self.results[i].image.clone();
+                self.engine.current(image)?
+            }
+            Base::Image(reference) => {
+                let id = self
+                    .engine
+                    .resolve_image(reference)
+                    .map_err(|e| step_error(&self.at(from.line), "FROM", e))?;
+                let mut current = self.engine.current(id)?;
+                // The child's config is this build's: ONBUILD triggers were
+                // the parent's to give.
+                for key in ["container", "container_config", "docker_version", "comment"] {
+                    current.doc.remove(key);
+                }
+                let mut config = config_of(&current.doc);
+                config.remove("OnBuild");
+                current.doc.insert("config".into(), Value::Object(config));
+                current
+            }
+            Base::Scratch => {
+                let arch = berth_build::host_platform_args()
+                    .remove("TARGETARCH")
+                    .unwrap_or_default();
+                let mut doc = Map::new();
+                doc.insert("architecture".into(), json!(arch));
+                doc.insert("os".into(), json!("linux"));
+                doc.insert("config".into(), json!({}));
+                doc.insert("history".into(), json!([]));
+                let key = StepKey::new("scratch", &from.original).digest().hex();
+                self.cached_or(&key, |b| {
+                    b.engine.commit_step(&mut doc.clone(), &[], None, None)
+                })?
+            }
+        };
+        self.say(&format!(" ---> {}", short(&current.image)))?;
+        Ok(current)
+    }
+
+    /// The image the cache has for `key`, else the one `make` builds
+    /// (recorded under `key`).
+    fn cached_or(
+        &mut self,
+        key: &str,
+        make: impl FnOnce(&mut Self) -> Result<Digest, EngineError>,
+    ) -> Result<Current, EngineError> {
+        if !self.opts.no_cache {
+            if let Some(id) = self.engine.store.build_cache_get(key)? {
+                self.say(" ---> Using cache")?;
+                return self.engine.current(id);
+            }
+        }
+        let id = make(self)?;
+        self.engine.store.build_cache_put(key, &id)?;
+        self.engine.current(id)
+    }
+
+    fn step(
+        &mut self,
+        current: Current,
+        scope: &mut StageScope,
+        meta_args: &BTreeMap<String, String>,
+        located: &Located<Instruction>,
+    ) -> Result<Current, EngineError> {
+        self.step += 1;
+        self.say(&format!(
+            "Step {}/{} : {}",
+            self.step, self.total, located.original
+        ))?;
+        let at = self.at(located.line);
+        let name = located.value.name();
+        let config = config_of(&current.doc);
+        let vars = variables(&config, scope);
+        let lookup = |key: &str| vars.get(key).cloned();
+        let escape = self.dockerfile.directives.escape;
+        let ex = |word: &str| expand(word, escape, &lookup).map_err(|e| step_error(&at, name, e));
+        let parent = current.image.to_string();
+        let next = match &located.value {
+            Instruction::Arg(arg) => {
+                for decl in &arg.args {
+                    let value = match (self.opts.build_args.get(&decl.name), &decl.default) {
+                        (Some(given), _) => given.clone(),
+                        (None, Some(default)) => ex(default)?,
+                        (None, None) => meta_args.get(&decl.name).cloned().unwrap_or_default(),
+                    };
+                    scope.args.insert(decl.name.clone(), value);
+                }
+                let key = StepKey::new(parent, &located.original);
+                let text = located.original.clone();
+                self.metadata(current, key, text, |_, _| Ok(()))?
+            }
+            Instruction::Env(kvs) => {
+                let mut pairs = Vec::new();
+                for kv in &kvs.pairs {
+                    pairs.push((ex(&kv.key)?, ex(&kv.value)?));
+                }
+                let text = format!(
+                    "ENV {}",
+                    pairs
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                let key = StepKey::new(parent, &text);
+                self.metadata(current, key, text, move |config, _| {
+                    let mut env = env_of(config);
+                    for (k, v) in pairs {
+                        match env.iter_mut().find(|(key, _)| *key == k) {
+                            Some(existing) => existing.1 = v,
+                            None => env.push((k, v)),
+                        }
+                    }
+                    let list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    config.insert("Env".into(), json!(list));
+                    Ok(())
+                })?
+            }
+            Instruction::Shell(shell) => {
+                let shell = shell.clone();
+                let key = StepKey::new(parent, &located.original);
+                self.metadata(current, key, located.original.clone(), move |config, _| {
+                    config.insert("Shell".into(), json!(shell));
+                    Ok(())
+                })?
+            }
+            Instruction::Maintainer(who) => {
+                let who = who.clone();
+                let key = StepKey::new(parent, &located.original);
+                self.metadata(current, key, located.original.clone(), move |_, doc| {
+                    doc.insert("author".into(), json!(who));
+                    Ok(())
+                })?
+            }
+            Instruction::Workdir(_) => self.workdir(current, scope, located, &vars)?,
+            Instruction::Run(run) => self.run(current, scope, located, run)?,
+            Instruction::Copy(copy) => {
+                if copy.from.is_some() {
+                    return Err(step_error(&at, name, "--from is not supported yet"));
+                }
+                let chown = copy.chown.as_deref().map(ex).transpose()?;
+                let chmod = copy.chmod.as_deref().map(ex).transpose()?;
+                self.copy(
+                    current,
+                    located,
+                    &copy.sources,
+                    &copy.dest,
+                    chown,
+                    chmod,
+                    &ex,
+                )?
+            }
+            Instruction::Add(add) => {
+                let chown = add.chown.as_deref().map(ex).transpose()?;
+                let chmod = add.chmod.as_deref().map(ex).transpose()?;
+                self.copy(current, located, &add.sources, &add.dest, chown, chmod, &ex)?
+            }
+            Instruction::From(_) => unreachable!("FROM starts a stage"),
+            other => {
+                let cmd_set = &mut scope.cmd_set;
+                let key = StepKey::new(parent, &located.original);
+                let instruction = other.clone();
+                let original = located.original.clone();
+                let arg_vars = scope.args.clone();
+                let result = self.metadata(current, key, original.clone(), |config, _| {
+                    // `apply` expands against the config's Env: build args
+                    // join it for the expansion only.
+                    let saved = config.get("Env").cloned();
+                    let mut env: Vec<String> =
+                        arg_vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    env.extend(env_of(config).iter().map(|(k, v)| format!("{k}={v}")));
+                    config.insert("Env".into(), json!(env));
+                    let applied = crate::changes::apply(config, &original, &instruction, cmd_set);
+                    match saved {
+                        Some(env) => config.insert("Env".into(), env),
+                        None => config.remove("Env"),
+                    };
+                    applied.map_err(|e| step_error(&at, name, e))
+                });
+                if matches!(other, Instruction::Cmd(_)) {
+                    scope.cmd_set = true;
+                }
+                result?
+            }
+        };
+        self.say(&format!(" ---> {}", short(&next.image)))?;
+        Ok(next)
+    }
+
+    /// A step that only changes the config.
+    fn metadata(
+        &mut self,
+        current: Current,
+        key: StepKey,
+        created_by: String,
+        change: impl FnOnce(&mut Map<String, Value>, &mut Map<String, Value>) -> Result<(), EngineError>,
+    ) -> Result<Current, EngineError> {
+        let key = key.digest().hex();
+        self.cached_or(&key, move |b| {
+            let mut doc = current.doc;
+            let mut config = config_of(&doc);
+            change(&mut config, &mut doc)?;
+            doc.insert("config".into(), Value::Object(config));
+            let mut entry = Map::new();
+            entry.insert("created_by".into(), json!(created_by));
+            b.engine
+                .commit_step(&mut doc, &current.layers, None, Some(entry))
+        })
+    }
+
+    fn layer_dirs(&self, layers: &[ImageLayer]) -> Vec<PathBuf> {
+        layers
+            .iter()
+            .rev()
+            .map(|l| self.engine.store.layer_diff_dir(&l.chain_id))
+            .collect()
+    }
+
+    fn workdir(
+        &mut self,
+        current: Current,
+        scope: &mut StageScope,
+        located: &Located<Instruction>,
+        vars: &HashMap<String, String>,
+    ) -> Result<Current, EngineError> {
+        let at = self.at(located.line);
+        let instruction = located.value.clone();
+        let original = located.original.clone();
+        let mut config = config_of(&current.doc);
+        let mut env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.sort();
+        config.insert("Env".into(), json!(env));
+        crate::changes::apply(&mut config, &original, &instruction, &mut scope.cmd_set)
+            .map_err(|e| step_error(&at, "WORKDIR", e))?;
+        let dir = config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string();
+        let text = format!("WORKDIR {dir}");
+        let key = StepKey::new(current.image.to_string(), &text)
+            .digest()
+            .hex();
+        let dirs = self.layer_dirs(&current.layers);
+        let exists = |path: &str| {
+            dirs.iter()
+                .any(|d| d.join(path.trim_start_matches('/')).is_dir())
+        };
+        let missing = dir != "/" && !exists(&dir);
+        self.cached_or(&key, move |b| {
+            let mut doc = current.doc;
+            let mut config = config_of(&doc);
+            config.insert("WorkingDir".into(), json!(dir));
+            doc.insert("config".into(), Value::Object(config));
+            let layer = if missing {
+                let (reader, writer) =
+                    io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
+                let dir = dir.clone();
+                let stage = std::thread::spawn(move || {
+                    layer::write_dirs(&[dir], &Ownership::default(), &|_| false, writer).map(drop)
+                });
+                let staged = b.engine.store.stage_layer(reader);
+                stage
+                    .join()
+                    .map_err(|_| EngineError::BuildStep("the layer writer panicked".into()))?
+                    .map_err(|e| EngineError::io("write the WORKDIR layer", e))?;
+                Some(staged?)
+            } else {
+                None
+            };
+            let mut entry = Map::new();
+            entry.insert("created_by".into(), json!(text));
+            b.engine
+                .commit_step(&mut doc, &current.layers, layer, Some(entry))
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy(
+        &mut self,
+        current: Current,
+        located: &Located<Instruction>,
+        sources: &[Source],
+        dest: &str,
+        chown: Option<String>,
+        chmod: Option<String>,
+        ex: &dyn Fn(&str) -> Result<String, EngineError>,
+    ) -> Result<Current, EngineError> {
+        let at = self.at(located.line);
+        let name = located.value.name();
+        let config = config_of(&current.doc);
+        let mut specs = Vec::new();
+        for source in sources {
+            specs.push(match source {
+                Source::Path(path) => SourceSpec::Path(ex(path)?),
+                Source::Heredoc(doc) => SourceSpec::Inline {
+                    name: doc.name.clone(),
+                    content: if doc.expand {
+                        let vars = env_of(&config);
+                        let lookup =
+                            |key: &str| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                        expand_heredoc(&doc.content, &lookup)
+                            .map_err(|e| step_error(&at, name, e))?
+                    } else {
+                        doc.content.clone()
+                    },
+                },
+            });
+        }
+        let dest = ex(dest)?;
+        let workdir = config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string();
+        let instruction: &'static str = if name == "ADD" { "ADD" } else { "COPY" };
+        let mut copy_plan = resolve_copy(
+            self.ctx,
+            &CopyRequest {
+                at: &at,
+                instruction,
+                sources: &specs,
+                dest: &dest,
+                workdir: &workdir,
+            },
+        )?;
+        let dirs = self.layer_dirs(&current.layers);
+        let exists = move |path: &str| {
+            dirs.iter()
+                .any(|d| d.join(path.trim_start_matches('/')).is_dir())
+        };
+        if exists(&copy_plan.dest.path) {
+            copy_plan.place_inside_existing_dir();
+        }
+        let ownership = Ownership {
+            uid: 0,
+            gid: 0,
+            chmod: chmod
+                .as_deref()
+                .map(|m| u32::from_str_radix(m, 8))
+                .transpose()
+                .map_err(|_| step_error(&at, name, format!("invalid --chmod {chmod:?}")))?,
+        };
+        let ownership = match &chown {
+            None => ownership,
+            Some(spec) => {
+                let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
+                let number = |s: &str| {
+                    s.parse::<u64>().map_err(|_| {
+                        step_error(
+                            &at,
+                            name,
+                            format!("--chown {spec:?}: only numeric ids are supported"),
+                        )
+                    })
+                };
+                Ownership {
+                    uid: number(user)?,
+                    gid: number(group)?,
+                    ..ownership
+                }
+            }
+        };
+        let text = located.original.clone();
+        let key = StepKey::copy(
+            current.image.to_string(),
+            &text,
+            CopyInputs {
+                sources: copy_plan.digest,
+                from: None,
+                chown,
+                chmod,
+            },
+        )
+        .digest()
+        .hex();
+        let ctx = self.ctx;
+        self.cached_or(&key, move |b| {
+            let (reader, writer) = io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
+            let staged = std::thread::scope(|s| {
+                let producer = s.spawn(|| {
+                    let out = layer::write_copy(
+                        ctx,
+                        &copy_plan,
+                        &ownership,
+                        &exists,
+                        io::BufWriter::with_capacity(1 << 16, writer),
+                    )?;
+                    out.into_inner().map(drop).map_err(|e| e.into_error())
+                });
+                let staged = b.engine.store.stage_layer(reader);
+                match producer.join() {
+                    Ok(Ok(())) => Ok(staged?),
+                    Ok(Err(e)) => Err(step_error(&at, name, e)),
+                    Err(_) => Err(step_error(&at, name, "the layer writer panicked")),
+                }
+            })?;
+            let mut doc = current.doc;
+            let mut entry = Map::new();
+            entry.insert("created_by".into(), json!(text));
+            b.engine
+                .commit_step(&mut doc, &current.layers, Some(staged), Some(entry))
+        })
+    }
+
+    fn run(
+        &mut self,
+        current: Current,
+        scope: &StageScope,
+        located: &Located<Instruction>,
+        run: &berth_dockerfile::RunInstruction,
+    ) -> Result<Current, EngineError> {
+        let at = self.at(located.line);
+        if !run.mounts.is_empty() || !run.heredocs.is_empty() {
+            return Err(step_error(
+                &at,
+                "RUN",
+                "--mount and heredocs are not supported yet",
+            ));
+        }
+        let config = config_of(&current.doc);
+        let args = match &run.command {
+            Command::Exec(args) => args.clone(),
+            Command::Shell(text) => {
+                let mut shell: Vec<String> = config
+                    .get("Shell")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .filter(|s: &Vec<String>| !s.is_empty())
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                shell.push(text.clone());
+                shell
+            }
+        };
+        let created_by = match &run.command {
+            Command::Exec(args) => format!("RUN {}", json!(args)),
+            Command::Shell(text) => format!("RUN {text}"),
+        };
+        let key = StepKey::run(current.image.to_string(), &created_by, scope.args.clone())
+            .digest()
+            .hex();
+        let env_keys: Vec<String> = env_of(&config).into_iter().map(|(k, _)| k).collect();
+        let arg_env: Vec<String> = scope
+            .args
+            .iter()
+            .filter(|(k, _)| !env_keys.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let network = match run.network {
+            berth_dockerfile::NetworkMode::Default => self.opts.network.clone(),
+            berth_dockerfile::NetworkMode::None => "none".into(),
+            berth_dockerfile::NetworkMode::Host => "host".into(),
+        };
+        self.cached_or(&key, move |b| {
+            let output = b
+                .opts
+                .run_output
+                .as_ref()
+                .map(|fd| fd.try_clone())
+                .transpose()
+                .map_err(|e| EngineError::io("duplicate the build output", e))?;
+            let ran = b.engine.run_build_step(
+                &current,
+                run::StepRun {
+                    args: args.clone(),
+                    env: arg_env,
+                    network,
+                    output,
+                },
+                &mut *b.out,
+            )?;
+            let layer = match ran {
+                run::StepExit::Done(layer) => layer,
+                run::StepExit::Failed(code) => {
+                    // Docker classic's wording, which scripts look for.
+                    return Err(EngineError::BuildStep(format!(
+                        "{at}: The command '{}' returned a non-zero code: {code}",
+                        args.join(" ")
+                    )));
+                }
+            };
+            let mut doc = current.doc;
+            let mut entry = Map::new();
+            entry.insert("created_by".into(), json!(created_by));
+            b.engine
+                .commit_step(&mut doc, &current.layers, Some(layer), Some(entry))
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! End-to-end tests of `berth build` on a busybox base: the resulting
+//! config and files, the step cache, failures, multi-stage targets and the
+//! output options.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+const DOCKERFILE: &str = "FROM busybox
+ARG GREETING=hi
+ENV APP_HOME=/app MODE=prod
+LABEL team=core
+WORKDIR $APP_HOME
+COPY hello.txt ./
+COPY conf/ ./conf/
+RUN echo \"$GREETING $MODE\" > out.txt && cat hello.txt >> out.txt
+USER nobody
+CMD [\"sh\", \"-c\", \"cat /app/out.txt; ls /app/conf\"]
+";
+
+fn context(root: &Root) -> std::path::PathBuf {
+    let dir = root.path().join("ctx");
+    fs::create_dir_all(dir.join("conf")).unwrap();
+    fs::write(dir.join("Dockerfile"), DOCKERFILE).unwrap();
+    fs::write(dir.join("hello.txt"), "hello\n").unwrap();
+    fs::write(dir.join("conf/a.conf"), "a\n").unwrap();
+    fs::write(dir.join("conf/secret.key"), "no\n").unwrap();
+    fs::write(dir.join(".dockerignore"), "conf/*.key\n").unwrap();
+    dir
+}
+
+fn build(root: &Root, dir: &Path, extra: &[&str]) -> String {
+    let dir = dir.to_str().unwrap();
+    let mut args = vec!["build"];
+    args.extend_from_slice(extra);
+    args.push(dir);
+    root.ok(&args)
+}
+
+#[test]
+fn build_runs_and_caches() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = context(&root);
+    let out = build(&root, &dir, &["-t", "app:1", "--build-arg", "GREETING=hey"]);
+    assert!(out.contains("Step 1/10 : FROM busybox"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    assert!(out.contains("Successfully built "), "{out}");
+    assert!(out.contains("Successfully tagged app:1"), "{out}");
+
+    let ran = root.ok(&["run", "--rm", "app:1"]);
+    assert_eq!(ran, "hey prod\nhello\na.conf\n");
+    let config = &root.inspect("app:1")["Config"];
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"APP_HOME=/app") && env.contains(&"MODE=prod"),
+        "{env:?}"
+    );
+    assert_eq!(config["WorkingDir"], "/app");
+    assert_eq!(config["User"], "nobody");
+    assert_eq!(config["Labels"]["team"], "core");
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["sh", "-c", "cat /app/out.txt; ls /app/conf"])
+    );
+
+    // Nothing changed: every step after FROM comes from the cache.
+    let again = build(&root, &dir, &["-t", "app:1", "--build-arg", "GREETING=hey"]);
+    assert_eq!(again.matches(" ---> Using cache").count(), 9, "{again}");
+    assert!(!again.contains("Running in"), "{again}");
+
+    // Touching keeps the cache; editing busts COPY and what follows.
+    let hello = dir.join("hello.txt");
+    let file = fs::File::options().append(true).open(&hello).unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    let touched = build(&root, &dir, &["--build-arg", "GREETING=hey"]);
+    assert_eq!(touched.matches(" ---> Using cache").count(), 9, "{touched}");
+    fs::write(&hello, "changed\n").unwrap();
+    let edited = build(&root, &dir, &["-t", "app:2", "--build-arg", "GREETING=hey"]);
+    assert_eq!(edited.matches(" ---> Using cache").count(), 4, "{edited}");
+    assert_eq!(
+        root.ok(&["run", "--rm", "app:2"]),
+        "hey prod\nchanged\na.conf\n"
+    );
+    // The steps' own images are the cache: listed with -a only.
+    let listed = root.ok(&["images", "-q"]);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    let all = root.ok(&["images", "-a", "-q"]);
+    assert!(all.lines().count() > 3, "{all}");
+}
+
+#[test]
+fn failures_leave_no_image() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = root.path().join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo out; exit 3\n",
+    )
+    .unwrap();
+    let before = root.ok(&["images", "-q"]);
+    let out = root.run(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+    assert!(stderr.contains("returned a non-zero code: 3"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("out\n"));
+    assert_eq!(root.ok(&["images", "-q"]), before);
+    root.fails(&["image", "inspect", "bad:1"]);
+
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nENV\n").unwrap();
+    let stderr = root.fails(&["build", dir.to_str().unwrap()]);
+    assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+}
+
+#[test]
+fn targets_quiet_iidfile_and_stdin() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = root.path().join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    let dockerfile = "FROM busybox AS base\nRUN echo base > /stage\n\
+                      FROM base AS final\nRUN echo final >> /stage\n";
+    let iid = root.path().join("iid");
+    let quiet = root.run_stdin(
+        &[
+            "build",
+            "-q",
+            "-f",
+            "-",
+            "--target",
+            "base",
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "-t",
+            "staged:base",
+            dir.to_str().unwrap(),
+        ],
+        dockerfile.as_bytes(),
+    );
+    assert!(
+        quiet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let id = String::from_utf8(quiet.stdout).unwrap();
+    assert!(id.starts_with("sha256:") && id.lines().count() == 1, "{id}");
+    assert_eq!(fs::read_to_string(&iid).unwrap(), id.trim());
+    assert_eq!(
+        root.ok(&["run", "--rm", "staged:base", "cat", "/stage"]),
+        "base\n"
+    );
+
+    let full = root.run_stdin(
+        &[
+            "build",
+            "-f",
+            "-",
+            "-t",
+            "staged:final",
+            dir.to_str().unwrap(),
+        ],
+        dockerfile.as_bytes(),
+    );
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    assert_eq!(
+        root.ok(&["run", "--rm", "staged:final", "cat", "/stage"]),
+        "base\nfinal\n"
+    );
+}
