@@ -15,6 +15,21 @@ use crate::EngineError;
 /// The monitor's socket, in the container's directory.
 pub(crate) const SOCKET: &str = "attach.sock";
 
+/// The path of `dir`'s socket through a descriptor of `dir` (kept open
+/// while the path is used), since a socket path may not be longer than 108
+/// bytes and a `--root` can be.
+pub(crate) fn socket_path(dir: &Path) -> Result<(std::os::fd::OwnedFd, String), EngineError> {
+    use std::os::fd::AsRawFd;
+    let dirfd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| EngineError::io(format!("open {}", dir.display()), e.into()))?;
+    let path = format!("/proc/self/fd/{}/{SOCKET}", dirfd.as_raw_fd());
+    Ok((dirfd, path))
+}
+
 /// Frame kinds. Output kinds match docker's stream numbers.
 pub(crate) mod kind {
     pub const STDIN: u8 = 0;
@@ -115,16 +130,8 @@ impl AttachSession {
     }
 
     /// Connects to the monitor of the container whose directory is `dir`.
-    /// The socket is reached through a descriptor of the directory, since
-    /// a socket path may not be longer than 108 bytes.
     pub(crate) fn connect(dir: &Path) -> Result<AttachSession, EngineError> {
-        use rustix::fs::{open, Mode, OFlags};
-        let dirfd = open(dir, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| EngineError::io(format!("open {}", dir.display()), e.into()))?;
-        let path = format!("/proc/self/fd/{}/{SOCKET}", {
-            use std::os::fd::AsRawFd;
-            dirfd.as_raw_fd()
-        });
+        let (_dirfd, path) = socket_path(dir)?;
         let stream = UnixStream::connect(path).map_err(lost)?;
         AttachSession::new(stream)
     }

@@ -52,16 +52,8 @@ impl Hub {
     /// Listens on the container directory's socket for `attach` clients,
     /// for as long as the monitor lives.
     pub(crate) fn listen(self: &Arc<Hub>, dir: &Path) -> Result<(), EngineError> {
-        use rustix::fs::{open, Mode, OFlags};
-        let dirfd = open(dir, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| EngineError::io(format!("open {}", dir.display()), e.into()))?;
         let _ = std::fs::remove_file(dir.join(SOCKET));
-        // Through the directory's descriptor: socket paths are limited to
-        // 108 bytes, and a --root can be longer than that.
-        let path = format!("/proc/self/fd/{}/{SOCKET}", {
-            use std::os::fd::AsRawFd;
-            dirfd.as_raw_fd()
-        });
+        let (_dirfd, path) = crate::attach::socket_path(dir)?;
         let listener = UnixListener::bind(path)
             .map_err(|e| EngineError::io(format!("listen on {}", dir.join(SOCKET).display()), e))?;
         let hub = Arc::clone(self);
