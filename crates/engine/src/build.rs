@@ -10,6 +10,7 @@
 //! lacks it (BuildKit's behaviour; the classic builder leaves that to the
 //! next layer). Tags are set only once the whole build succeeded.
 
+mod copy;
 mod layer;
 mod run;
 
@@ -19,10 +20,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use berth_build::{
-    plan, resolve_copy, Base, BuildContext, CopyInputs, CopyRequest, HashCache, IgnoreRules,
-    Location, PlanOptions, SourceSpec, StepKey,
+    plan, Base, BuildContext, HashCache, IgnoreRules, Location, PlanOptions, StepKey,
 };
-use berth_dockerfile::{expand, expand_heredoc, Command, Dockerfile, Instruction, Located, Source};
+use berth_dockerfile::{expand, Dockerfile, Instruction, Located};
 use berth_store::{Digest, ImageCommit, ImageLayer, LayerInput, StagedLayer};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
@@ -604,224 +604,6 @@ impl Builder<'_> {
             entry.insert("created_by".into(), json!(text));
             b.engine
                 .commit_step(&mut doc, &current.layers, layer, Some(entry))
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn copy(
-        &mut self,
-        current: Current,
-        located: &Located<Instruction>,
-        sources: &[Source],
-        dest: &str,
-        chown: Option<String>,
-        chmod: Option<String>,
-        ex: &dyn Fn(&str) -> Result<String, EngineError>,
-    ) -> Result<Current, EngineError> {
-        let at = self.at(located.line);
-        let name = located.value.name();
-        let config = config_of(&current.doc);
-        let mut specs = Vec::new();
-        for source in sources {
-            specs.push(match source {
-                Source::Path(path) => SourceSpec::Path(ex(path)?),
-                Source::Heredoc(doc) => SourceSpec::Inline {
-                    name: doc.name.clone(),
-                    content: if doc.expand {
-                        let vars = env_of(&config);
-                        let lookup =
-                            |key: &str| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-                        expand_heredoc(&doc.content, &lookup)
-                            .map_err(|e| step_error(&at, name, e))?
-                    } else {
-                        doc.content.clone()
-                    },
-                },
-            });
-        }
-        let dest = ex(dest)?;
-        let workdir = config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .filter(|w| !w.is_empty())
-            .unwrap_or("/")
-            .to_string();
-        let instruction: &'static str = if name == "ADD" { "ADD" } else { "COPY" };
-        let mut copy_plan = resolve_copy(
-            self.ctx,
-            &CopyRequest {
-                at: &at,
-                instruction,
-                sources: &specs,
-                dest: &dest,
-                workdir: &workdir,
-            },
-        )?;
-        let dirs = self.layer_dirs(&current.layers);
-        let exists = move |path: &str| {
-            dirs.iter()
-                .any(|d| d.join(path.trim_start_matches('/')).is_dir())
-        };
-        if exists(&copy_plan.dest.path) {
-            copy_plan.place_inside_existing_dir();
-        }
-        let ownership = Ownership {
-            uid: 0,
-            gid: 0,
-            chmod: chmod
-                .as_deref()
-                .map(|m| u32::from_str_radix(m, 8))
-                .transpose()
-                .map_err(|_| step_error(&at, name, format!("invalid --chmod {chmod:?}")))?,
-        };
-        let ownership = match &chown {
-            None => ownership,
-            Some(spec) => {
-                let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
-                let number = |s: &str| {
-                    s.parse::<u64>().map_err(|_| {
-                        step_error(
-                            &at,
-                            name,
-                            format!("--chown {spec:?}: only numeric ids are supported"),
-                        )
-                    })
-                };
-                Ownership {
-                    uid: number(user)?,
-                    gid: number(group)?,
-                    ..ownership
-                }
-            }
-        };
-        let text = located.original.clone();
-        let key = StepKey::copy(
-            current.image.to_string(),
-            &text,
-            CopyInputs {
-                sources: copy_plan.digest,
-                from: None,
-                chown,
-                chmod,
-            },
-        )
-        .digest()
-        .hex();
-        let ctx = self.ctx;
-        self.cached_or(&key, move |b| {
-            let (reader, writer) = io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
-            let staged = std::thread::scope(|s| {
-                let producer = s.spawn(|| {
-                    let out = layer::write_copy(
-                        ctx,
-                        &copy_plan,
-                        &ownership,
-                        &exists,
-                        io::BufWriter::with_capacity(1 << 16, writer),
-                    )?;
-                    out.into_inner().map(drop).map_err(|e| e.into_error())
-                });
-                let staged = b.engine.store.stage_layer(reader);
-                match producer.join() {
-                    Ok(Ok(())) => Ok(staged?),
-                    Ok(Err(e)) => Err(step_error(&at, name, e)),
-                    Err(_) => Err(step_error(&at, name, "the layer writer panicked")),
-                }
-            })?;
-            let mut doc = current.doc;
-            let mut entry = Map::new();
-            entry.insert("created_by".into(), json!(text));
-            b.engine
-                .commit_step(&mut doc, &current.layers, Some(staged), Some(entry))
-        })
-    }
-
-    fn run(
-        &mut self,
-        current: Current,
-        scope: &StageScope,
-        located: &Located<Instruction>,
-        run: &berth_dockerfile::RunInstruction,
-    ) -> Result<Current, EngineError> {
-        let at = self.at(located.line);
-        if !run.mounts.is_empty() || !run.heredocs.is_empty() {
-            return Err(step_error(
-                &at,
-                "RUN",
-                "--mount and heredocs are not supported yet",
-            ));
-        }
-        let config = config_of(&current.doc);
-        let args = match &run.command {
-            Command::Exec(args) => args.clone(),
-            Command::Shell(text) => {
-                let mut shell: Vec<String> = config
-                    .get("Shell")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .filter(|s: &Vec<String>| !s.is_empty())
-                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                shell.push(text.clone());
-                shell
-            }
-        };
-        let created_by = match &run.command {
-            Command::Exec(args) => format!("RUN {}", json!(args)),
-            Command::Shell(text) => format!("RUN {text}"),
-        };
-        let key = StepKey::run(current.image.to_string(), &created_by, scope.args.clone())
-            .digest()
-            .hex();
-        let env_keys: Vec<String> = env_of(&config).into_iter().map(|(k, _)| k).collect();
-        let arg_env: Vec<String> = scope
-            .args
-            .iter()
-            .filter(|(k, _)| !env_keys.contains(k))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let network = match run.network {
-            berth_dockerfile::NetworkMode::Default => self.opts.network.clone(),
-            berth_dockerfile::NetworkMode::None => "none".into(),
-            berth_dockerfile::NetworkMode::Host => "host".into(),
-        };
-        self.cached_or(&key, move |b| {
-            let output = b
-                .opts
-                .run_output
-                .as_ref()
-                .map(|fd| fd.try_clone())
-                .transpose()
-                .map_err(|e| EngineError::io("duplicate the build output", e))?;
-            let ran = b.engine.run_build_step(
-                &current,
-                run::StepRun {
-                    args: args.clone(),
-                    env: arg_env,
-                    network,
-                    output,
-                },
-                &mut *b.out,
-            )?;
-            let layer = match ran {
-                run::StepExit::Done(layer) => layer,
-                run::StepExit::Failed(code) => {
-                    // Docker classic's wording, which scripts look for.
-                    return Err(EngineError::BuildStep(format!(
-                        "{at}: The command '{}' returned a non-zero code: {code}",
-                        args.join(" ")
-                    )));
-                }
-            };
-            let mut doc = current.doc;
-            let mut entry = Map::new();
-            entry.insert("created_by".into(), json!(created_by));
-            b.engine
-                .commit_step(&mut doc, &current.layers, Some(layer), Some(entry))
         })
     }
 }

@@ -12,7 +12,11 @@ use berth_runtime::overlay::OverlayMount;
 use berth_store::{ContainerRecord, StagedLayer};
 use rand::Rng;
 
-use super::Current;
+use berth_build::StepKey;
+use berth_dockerfile::{Command, Instruction, Located};
+use serde_json::{json, Map, Value};
+
+use super::{config_of, env_of, step_error, Builder, Current, StageScope};
 use crate::container::{now_rfc3339, ContainerInfo, ContainerOptions};
 use crate::{Engine, EngineError};
 
@@ -125,5 +129,96 @@ impl Engine {
         let layer = self.stage_container_layer(&id, &dir.join("upper"), &layers)?;
         drop(guard);
         Ok(StepExit::Done(layer))
+    }
+}
+
+impl Builder<'_> {
+    pub(super) fn run(
+        &mut self,
+        current: Current,
+        scope: &StageScope,
+        located: &Located<Instruction>,
+        run: &berth_dockerfile::RunInstruction,
+    ) -> Result<Current, EngineError> {
+        let at = self.at(located.line);
+        if !run.mounts.is_empty() || !run.heredocs.is_empty() {
+            return Err(step_error(
+                &at,
+                "RUN",
+                "--mount and heredocs are not supported yet",
+            ));
+        }
+        let config = config_of(&current.doc);
+        let args = match &run.command {
+            Command::Exec(args) => args.clone(),
+            Command::Shell(text) => {
+                let mut shell: Vec<String> = config
+                    .get("Shell")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .filter(|s: &Vec<String>| !s.is_empty())
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                shell.push(text.clone());
+                shell
+            }
+        };
+        let created_by = match &run.command {
+            Command::Exec(args) => format!("RUN {}", json!(args)),
+            Command::Shell(text) => format!("RUN {text}"),
+        };
+        let key = StepKey::run(current.image.to_string(), &created_by, scope.args.clone())
+            .digest()
+            .hex();
+        let env_keys: Vec<String> = env_of(&config).into_iter().map(|(k, _)| k).collect();
+        let arg_env: Vec<String> = scope
+            .args
+            .iter()
+            .filter(|(k, _)| !env_keys.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let network = match run.network {
+            berth_dockerfile::NetworkMode::Default => self.opts.network.clone(),
+            berth_dockerfile::NetworkMode::None => "none".into(),
+            berth_dockerfile::NetworkMode::Host => "host".into(),
+        };
+        self.cached_or(&key, move |b| {
+            let output = b
+                .opts
+                .run_output
+                .as_ref()
+                .map(|fd| fd.try_clone())
+                .transpose()
+                .map_err(|e| EngineError::io("duplicate the build output", e))?;
+            let ran = b.engine.run_build_step(
+                &current,
+                StepRun {
+                    args: args.clone(),
+                    env: arg_env,
+                    network,
+                    output,
+                },
+                &mut *b.out,
+            )?;
+            let layer = match ran {
+                StepExit::Done(layer) => layer,
+                StepExit::Failed(code) => {
+                    // Docker classic's wording, which scripts look for.
+                    return Err(EngineError::BuildStep(format!(
+                        "{at}: The command '{}' returned a non-zero code: {code}",
+                        args.join(" ")
+                    )));
+                }
+            };
+            let mut doc = current.doc;
+            let mut entry = Map::new();
+            entry.insert("created_by".into(), json!(created_by));
+            b.engine
+                .commit_step(&mut doc, &current.layers, Some(layer), Some(entry))
+        })
     }
 }
