@@ -309,6 +309,47 @@ pub(crate) fn process_alive(pid: Option<u32>) -> bool {
     }
 }
 
+/// Waits until process `pid` is gone, at most `timeout`; false on a
+/// timeout. The process need not be our child: a pidfd becomes readable
+/// when it exits, so this blocks instead of polling.
+pub(crate) fn wait_process_exit(pid: Option<u32>, timeout: Option<Duration>) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) else {
+        return true;
+    };
+    let pidfd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        // Gone already (ESRCH), or no pidfds: fall back to a short poll.
+        Err(rustix::io::Errno::SRCH) => return true,
+        Err(_) => {
+            let start = Instant::now();
+            while process_alive(Some(pid.as_raw_nonzero().get() as u32)) {
+                if timeout.is_some_and(|t| start.elapsed() >= t) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return true;
+        }
+    };
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| {
+            Timespec::try_from(d.saturating_duration_since(Instant::now())).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
+        });
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match poll(&mut fds, left.as_ref()) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return !process_alive(Some(pid.as_raw_nonzero().get() as u32)),
+        }
+    }
+}
+
 impl Engine {
     pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
         self.store.root().join("containers").join(id)
@@ -515,14 +556,11 @@ impl Engine {
         let start = Instant::now();
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        let monitor = info.record.monitor_pid;
-        // The monitor is not our child, so there is nothing to block on:
-        // poll its pid (cheap: one signal-0 call per 10 ms).
-        while is_active(&info.record.status) && process_alive(monitor) {
-            if timeout.is_some_and(|t| start.elapsed() >= t) {
+        if is_active(&info.record.status) {
+            let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
+            if !wait_process_exit(info.record.monitor_pid, left) {
                 return Ok(None);
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
         match self.store.container(&id)? {
             Some(r) => Ok(self.reconcile(r)?.exit_code),

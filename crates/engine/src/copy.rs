@@ -481,6 +481,7 @@ impl Engine {
             upper: dir.join("upper"),
             work: dir.join("work"),
             target: rootfs,
+            volatile: false,
         };
         let options = overlay.mount_data()?;
         let failed = |e: Errno| {

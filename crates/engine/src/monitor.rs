@@ -399,6 +399,7 @@ impl Engine {
             upper: dir.join("upper"),
             work: dir.join("work"),
             target: rootfs.clone(),
+            volatile: info.options.auto_remove,
         }
         .mount()?;
 

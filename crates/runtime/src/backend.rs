@@ -504,7 +504,11 @@ impl RuntimeBackend for Runc {
         // the container's output would never reach end-of-file.
         drop(command);
         let runtime_pid = child.id();
-        match watch.wait(&pid_file, runtime_pid) {
+        let started = watch.wait(&pid_file, runtime_pid);
+        // Closing an inotify descriptor waits for an RCU grace period
+        // (10-20 ms here): not on the way to the container's start.
+        std::thread::spawn(move || drop(watch));
+        match started {
             Ok(Some(pid)) => {
                 tracing::info!(id, pid, "container started");
                 Ok(RunningContainer { runtime_pid, pid })

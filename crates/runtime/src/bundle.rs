@@ -37,10 +37,9 @@ pub fn write_bundle(dir: &Path, spec: &Spec) -> Result<(), RuntimeError> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(&json)?;
-            file.sync_all()
-        })
+        // Not synced: the bundle is written again at every start, so a
+        // crash cannot leave a stale one that is used.
+        .and_then(|mut file| file.write_all(&json))
         .map_err(|e| RuntimeError::io("write", &tmp, e))
         .and_then(|()| fs::rename(&tmp, &path).map_err(|e| RuntimeError::io("rename", &tmp, e)));
     if written.is_err() {

@@ -117,6 +117,7 @@ impl Sandbox {
                 upper: scratch.join("upper"),
                 work: scratch.join("work"),
                 target: scratch.join("merged"),
+                volatile: false,
             },
             runc: Runc::new("runc", &scratch.join("runc")).unwrap(),
             dir,
