@@ -11,25 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Mounts under this test's root still present.
-fn mounts_under(root: &Root) -> Vec<String> {
-    let prefix = root.path().to_string_lossy().into_owned();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-        .filter(|m| m.starts_with(&prefix))
-        .collect()
-}
-
 /// A container's cgroup file for a controller, v1 or v2.
 fn cgroup_file(id: &str, v1_controller: &str, v1_file: &str, v2_file: &str) -> PathBuf {
     let v1 = Path::new("/sys/fs/cgroup")
@@ -50,8 +31,8 @@ fn foreground_runs_give_output_and_docker_exit_codes() {
         return;
     }
     let out = root.run(&["run", "--rm", "busybox", "echo", "hello"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "hello\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_text(&out));
+    assert_eq!(stdout_text(&out), "hello\n");
     let out = root.run(&[
         "run",
         "--rm",
@@ -61,20 +42,20 @@ fn foreground_runs_give_output_and_docker_exit_codes() {
         "echo to-stderr >&2; exit 3",
     ]);
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(stderr(&out), "to-stderr\n");
+    assert_eq!(stderr_text(&out), "to-stderr\n");
     let out = root.run(&["run", "--rm", "busybox", "no-such-command"]);
-    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(127), "{}", stderr_text(&out));
     assert!(
-        stderr(&out).contains("executable file not found"),
+        stderr_text(&out).contains("executable file not found"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let out = root.run(&["run", "--rm", "no-such-image"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
-        stderr(&out).contains("Unable to find image 'no-such-image' locally"),
+        stderr_text(&out).contains("Unable to find image 'no-such-image' locally"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let out = root.run(&["run", "--rm", "--bogus-flag", "busybox"]);
     assert_eq!(out.status.code(), Some(125));
@@ -122,9 +103,9 @@ fn containers_get_dockers_security_defaults() {
     let out = root.run(&["run", "--rm", "busybox", "sh", "-c", script]);
     assert_ne!(out.status.code(), Some(0), "cgroupfs is read-only");
     assert!(
-        stderr(&out).contains("Read-only file system"),
+        stderr_text(&out).contains("Read-only file system"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let out = root.run(&["run", "--rm", "busybox", "unshare", "-m", "true"]);
     assert_ne!(
@@ -268,8 +249,8 @@ fn detached_lifecycle_logs_stop_wait_rm() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = root.run(&["logs", "web"]);
-    assert_eq!(stdout(&out), "started\n");
-    assert_eq!(stderr(&out), "warn\n");
+    assert_eq!(stdout_text(&out), "started\n");
+    assert_eq!(stderr_text(&out), "warn\n");
 
     let err = root.fails(&["rm", "web"]);
     assert!(err.contains("container is running"), "{err}");
@@ -375,8 +356,8 @@ fn many_runs_at_once_on_one_root() {
         .collect();
     for (i, c) in children.into_iter().enumerate() {
         let out = c.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(stdout(&out), format!("run-{i}\n"));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_text(&out));
+        assert_eq!(stdout_text(&out), format!("run-{i}\n"));
     }
 }
 
@@ -484,7 +465,7 @@ fn exec_runs_commands_in_a_running_container() {
         "echo $BASE $X; exit 5",
     ]);
     assert_eq!(out.status.code(), Some(5));
-    assert_eq!(stdout(&out), "1 2\n");
+    assert_eq!(stdout_text(&out), "1 2\n");
     assert_eq!(
         root.ok(&[
             "exec",
@@ -513,7 +494,7 @@ fn exec_runs_commands_in_a_running_container() {
         "sleep 60 "
     );
     let out = root.run(&["exec", "target", "no-such-command"]);
-    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(127), "{}", stderr_text(&out));
     root.ok(&[
         "exec",
         "-d",
@@ -648,9 +629,9 @@ fn follow_logs_ulimits_and_stop_signal() {
     ]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
-        stderr(&out).contains("exceeds the current hard limit"),
+        stderr_text(&out).contains("exceeds the current hard limit"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
 
     root.ok(&[

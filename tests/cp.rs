@@ -12,21 +12,6 @@ use std::path::Path;
 
 use common::*;
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Mounts under this test's root still present.
-fn mounts_under(root: &Root) -> Vec<String> {
-    let prefix = root.path().to_string_lossy().into_owned();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-        .filter(|m| m.starts_with(&prefix))
-        .collect()
-}
-
 /// A detached container, removed with `rm -f` however the test ends.
 struct Running<'a> {
     root: &'a Root,
@@ -221,7 +206,7 @@ fn tar_streams_on_standard_output_and_input() {
         "mkdir /data && echo x > /data/x && ln -s x /data/y",
     );
     let out = root.run(&["cp", "box:/data", "-"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr_text(&out));
     assert_eq!(
         tar_names(&out.stdout),
         vec![
@@ -240,13 +225,13 @@ fn tar_streams_on_standard_output_and_input() {
         Entry::Symlink("in/l", "f"),
     ]);
     let out = root.run_stdin(&["cp", "-", "box:/data"], &input);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr_text(&out));
     let out = root.run_stdin(&["cp", "-", "box:/data/x"], &input);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("destination \"box:/data/x\" must be a directory"),
+        stderr_text(&out).contains("destination \"box:/data/x\" must be a directory"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let out = root.run(&["cp", "box:/data/in/l", "-"]);
     assert_eq!(
@@ -312,7 +297,7 @@ fn symlinks_in_a_container_never_reach_the_host() {
     // A tar through the links lands inside as well.
     let tar = raw_tar(&[Entry::File("escape/from-tar", b"t\n")]);
     let out = root.run_stdin(&["cp", "-", "evil:/ctr"], &tar);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr_text(&out));
     assert_eq!(in_container("/etc/from-tar"), "t\n");
     assert!(!Path::new("/etc/from-tar").exists());
 
@@ -361,25 +346,25 @@ fn errors_name_what_is_missing_and_exit_1() {
     let out = root.run(&["cp", "c:/no/such/file", out_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("Could not find the file /no/such/file in container c"),
+        stderr_text(&out).contains("Could not find the file /no/such/file in container c"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let missing = root.scratch.path().join("missing");
     let out = root.run(&["cp", missing.to_str().unwrap(), "c:/tmp"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(missing.to_str().unwrap()),
+        stderr_text(&out).contains(missing.to_str().unwrap()),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let file = root.file("f", b"f");
     let out = root.run(&["cp", &file, "c:/no/such/dir/f"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("Could not find the file /no/such/dir in container c"),
+        stderr_text(&out).contains("Could not find the file /no/such/dir in container c"),
         "{}",
-        stderr(&out)
+        stderr_text(&out)
     );
     let err = root.fails(&["cp", &file, "nosuch:/tmp"]);
     assert!(err.contains("No such container: nosuch"), "{err}");

@@ -414,3 +414,24 @@ pub fn container_ready(root: &Root) -> bool {
     import_busybox(root, "busybox");
     true
 }
+
+/// A command's stdout as text.
+pub fn stdout_text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr_text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Mounts under this test's root still present.
+pub fn mounts_under(root: &Root) -> Vec<String> {
+    let prefix = root.path().to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&prefix))
+        .collect()
+}

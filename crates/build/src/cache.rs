@@ -11,8 +11,9 @@
 //!   every `ARG` the stage declared so far that has a value. Docker's
 //!   predefined proxy args count only when declared. Other instructions see
 //!   build args only through their expanded text;
-//! - for `COPY`/`ADD`, what the sources hold ([`SourceDigest`]) and the
-//!   ownership, mode and stage flags.
+//! - for `COPY`/`ADD`, what the sources hold ([`SourceDigest`]: content
+//!   digests, paths, modes), the ownership and mode flags and, for
+//!   `--from`, the source image's ID.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ use crate::sources::SourceDigest;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyInputs {
     pub sources: SourceDigest,
-    /// `--from`, as resolved (a stage's result identity, or an image ID).
+    /// The `--from` image's ID (a stage's result, or an image).
     pub from: Option<String>,
     pub chown: Option<String>,
     pub chmod: Option<String>,

@@ -108,12 +108,33 @@ pub enum BuildError {
         index: String,
     },
 
-    /// `--from=word` where `word` is no stage and not written as an image.
-    #[error("{at}: {instruction} --from={name}: no build stage named {name:?} (to use an image, give its tag, for example {name}:latest)")]
+    /// `--from=word` where `word` is no stage, and no image of that name
+    /// is here or could be pulled.
+    #[error(
+        "{at}: {instruction} --from={name}: no stage or image named {name:?} exists: {reason}"
+    )]
     UnknownStage {
         at: Location,
         instruction: &'static str,
         name: String,
+        reason: String,
+    },
+
+    /// A `COPY --from` source the stage or image does not have.
+    #[error("{at}: {instruction} failed: file not found in --from={from}: stat {path}: file does not exist")]
+    SourceNotInImage {
+        at: Location,
+        instruction: &'static str,
+        from: String,
+        path: String,
+    },
+
+    /// `--chown` that does not resolve (the classic builder's wording).
+    #[error("{at}: {instruction} failed: unable to convert uid/gid chown string to host mapping: {detail}")]
+    Chown {
+        at: Location,
+        instruction: &'static str,
+        detail: String,
     },
 
     /// Stages copying from each other in a loop (BuildKit's wording).

@@ -7,22 +7,28 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod chown;
 mod context;
 mod digest;
 mod dockerignore;
 mod error;
 mod glob;
+mod image_fs;
 mod path_clean;
 mod plan;
 mod sources;
 
 pub use cache::{CopyInputs, StepKey};
+pub use chown::resolve_chown;
 pub use context::{BuildContext, ContextEntry, EntryKind, FileTime, HashCache, HashStats};
 pub use digest::Digest;
 pub use dockerignore::IgnoreRules;
 pub use error::{BuildError, Location};
-pub use plan::{host_platform_args, plan, Base, ImageUse, Plan, PlanOptions, StagePlan};
+pub use image_fs::{ImageEntry, ImageFs};
+pub use plan::{
+    host_platform_args, plan, stage_index, Base, ImageUse, Plan, PlanOptions, StagePlan,
+};
 pub use sources::{
-    resolve_copy, CopyItem, CopyPlan, CopyRequest, Destination, ItemSource, SourceDigest,
-    SourceSpec,
+    resolve_copy, resolve_copy_from, CopyItem, CopyPlan, CopyRequest, Destination, Fetched,
+    ItemSource, SourceDigest, SourceSpec,
 };

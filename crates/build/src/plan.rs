@@ -8,11 +8,10 @@
 //! `--build-arg` overriding their defaults) and BuildKit's automatic
 //! platform args (`TARGETARCH` ...).
 //!
-//! A `--from` value that is neither a stage name nor an index is an image
-//! for docker. berth takes it as an image when it is written as a reference
-//! with a tag, digest, registry or namespace (`alpine:3.19`, `org/tool`),
-//! and otherwise reports an unknown stage: a bare word there is far more
-//! often a misspelt stage than an image pulled by its short name.
+//! A `--from` value that is neither a stage name nor an index is an image,
+//! as for docker, bare words included (`--from=busybox`); the executor
+//! uses the local image or pulls it, and a misspelt stage name fails there,
+//! saying that no stage or image of that name exists.
 
 use std::collections::BTreeMap;
 
@@ -204,13 +203,6 @@ pub fn plan(dockerfile: &Dockerfile, options: &PlanOptions) -> Result<Plan, Buil
                             index: source.to_string(),
                         })
                     }
-                    Reference::Unknown => {
-                        return Err(BuildError::UnknownStage {
-                            at: at(instruction.line),
-                            instruction: name,
-                            name: source.to_string(),
-                        })
-                    }
                 }
             }
         }
@@ -300,7 +292,20 @@ enum Reference {
     Stage(usize),
     Image,
     BadIndex,
-    Unknown,
+}
+
+/// The stage a `--from` value names (by index or by name), or `None` when
+/// it names an image. [`plan`] has refused indexes out of range.
+pub fn stage_index(dockerfile: &Dockerfile, value: &str) -> Option<usize> {
+    let names: Vec<Option<&str>> = dockerfile
+        .stages
+        .iter()
+        .map(|stage| stage.name.as_deref())
+        .collect();
+    match stage_reference(&names, value) {
+        Reference::Stage(index) => Some(index),
+        Reference::Image | Reference::BadIndex => None,
+    }
 }
 
 /// What a `--from` value names: a stage index, a stage name (stage names
@@ -314,13 +319,9 @@ fn stage_reference(names: &[Option<&str>], value: &str) -> Reference {
         };
     }
     let lower = value.to_lowercase();
-    if let Some(stage) = names.iter().position(|name| *name == Some(lower.as_str())) {
-        return Reference::Stage(stage);
-    }
-    if value.contains([':', '/', '@']) {
-        Reference::Image
-    } else {
-        Reference::Unknown
+    match names.iter().position(|name| *name == Some(lower.as_str())) {
+        Some(stage) => Reference::Stage(stage),
+        None => Reference::Image,
     }
 }
 
@@ -476,25 +477,35 @@ RUN --mount=type=bind,from=one,target=/mnt true
     }
 
     #[test]
-    fn bad_from_references_name_file_and_line() {
-        let unknown = "FROM busybox AS builder\nFROM busybox\nCOPY --from=biulder /a /a\n";
-        assert_eq!(
-            plan_of(unknown, None, &[]).unwrap_err().to_string(),
-            "Dockerfile:3: COPY --from=biulder: no build stage named \"biulder\" (to use an image, give its tag, for example biulder:latest)"
-        );
+    fn a_bare_word_that_is_no_stage_is_an_image() {
+        let src = "FROM busybox AS builder\nFROM scratch\nCOPY --from=busybox /bin/busybox /x\nRUN --mount=from=tools,target=/t true\n";
+        let plan = plan_of(src, None, &[]).unwrap();
+        let last = plan.stage(1).unwrap();
+        assert!(last.depends_on.is_empty());
+        let images: Vec<(&str, usize)> = last
+            .images
+            .iter()
+            .map(|use_| (use_.reference.as_str(), use_.at.line))
+            .collect();
+        assert_eq!(images, [("busybox", 3), ("tools", 4)]);
+        // Only the target's needs run: the stage named like the image is
+        // not one of them.
+        assert_eq!(plan.levels, [vec![1]]);
+
+        let dockerfile = parse(src);
+        assert_eq!(stage_index(&dockerfile, "BUILDER"), Some(0));
+        assert_eq!(stage_index(&dockerfile, "1"), Some(1));
+        assert_eq!(stage_index(&dockerfile, "busybox"), None);
+        assert_eq!(stage_index(&dockerfile, "alpine:3.19"), None);
+    }
+
+    #[test]
+    fn a_bad_stage_index_names_file_and_line() {
         let index = "FROM busybox\nCOPY --from=3 /a /a\n";
         assert_eq!(
             plan_of(index, None, &[]).unwrap_err().to_string(),
             "Dockerfile:2: COPY: invalid stage index 3"
         );
-        let mount = "FROM busybox\nRUN --mount=from=nowhere,target=/x true\n";
-        assert!(matches!(
-            plan_of(mount, None, &[]).unwrap_err(),
-            BuildError::UnknownStage {
-                instruction: "RUN",
-                ..
-            }
-        ));
     }
 
     #[test]

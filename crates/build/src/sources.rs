@@ -1,10 +1,16 @@
-//! What a `COPY` or `ADD` takes from the build context and where each piece
-//! lands, following docker: wildcards are Go's `filepath.Match` per path
-//! segment; a directory source copies its contents, not itself; a source
-//! that is a symlink is followed (inside the context), while links inside
-//! a copied directory stay links; the destination is relative to `WORKDIR`
-//! and is a directory when it ends in `/` (or is `.`), which it must be for
-//! several sources.
+//! What a `COPY` or `ADD` takes from the build context, or with `--from`
+//! from a stage's or an image's file system, and where each piece lands,
+//! following docker: wildcards are Go's `filepath.Match` per path segment;
+//! a directory source copies its contents, not itself; a source that is a
+//! symlink is followed (inside the context, or inside the image), while
+//! links inside a copied directory stay links; the destination is relative
+//! to `WORKDIR` and is a directory when it ends in `/` (or is `.`), which it
+//! must be for several sources.
+//!
+//! In the context a link to an absolute path, or with `..` above the root,
+//! leads outside and is refused. In an image, as in the image's own
+//! `chroot`, an absolute target starts at the image's root and `..` stops
+//! there, so a source never leaves the image either.
 //!
 //! Errors use the classic builder's wording (`COPY failed: file not found in
 //! build context or excluded by .dockerignore: stat x: file does not exist`,
@@ -13,10 +19,11 @@
 //! that matches nothing is fine as long as some source of the instruction
 //! selects something, as in the classic builder.
 //!
-//! Remote `ADD` sources (URLs, git) are not context paths; the engine deals
-//! with them before calling [`resolve_copy`].
+//! Remote `ADD` sources are fetched by the engine, which hands them in as
+//! [`SourceSpec::Fetched`].
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -25,19 +32,37 @@ use crate::context::{BuildContext, ContextEntry, EntryKind};
 use crate::digest::{Digest, FieldHasher};
 use crate::error::{BuildError, Location};
 use crate::glob::{has_wildcards, Glob};
+use crate::image_fs::{ImageEntry, ImageFs};
 use crate::path_clean::clean;
 
 /// One source of a `COPY`/`ADD`, variables already expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
-    /// A path in the context, possibly with wildcards.
+    /// A path in the context (or the `--from` image), possibly with
+    /// wildcards.
     Path(String),
     /// A here-document (`COPY <<EOF /dest`): a file named after the
     /// delimiter, with this content (already expanded when it expands).
     Inline { name: String, content: String },
+    /// A file the engine fetched for `ADD <url>`.
+    Fetched(Fetched),
 }
 
-/// A `COPY`/`ADD` to resolve against the context.
+/// A file fetched for `ADD <url>`; the engine keeps its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Which of the step's fetched files this is.
+    pub index: usize,
+    /// The name it takes inside a directory destination (from the URL).
+    pub name: String,
+    /// The SHA-256 of its content.
+    pub digest: Digest,
+    pub size: u64,
+    /// Seconds since the epoch (the response's `Last-Modified`).
+    pub mtime: i64,
+}
+
+/// A `COPY`/`ADD` to resolve.
 #[derive(Debug, Clone, Copy)]
 pub struct CopyRequest<'a> {
     pub at: &'a Location,
@@ -78,8 +103,12 @@ impl Destination {
 pub enum ItemSource {
     /// An entry of the context (for a followed symlink, its target's entry).
     Context(ContextEntry),
+    /// An entry of the `--from` image (likewise).
+    Image(ImageEntry),
     /// A here-document's content; docker writes it with mode 0644.
     Inline(String),
+    /// A fetched file; docker writes it with mode 0600.
+    Fetched(Fetched),
 }
 
 /// One thing to create in the image.
@@ -88,9 +117,12 @@ pub struct CopyItem {
     pub source: ItemSource,
     /// Absolute path in the image.
     pub dest: String,
+    /// Named by a source of the instruction itself, not found inside a
+    /// source directory: `ADD` unpacks only these archives.
+    pub named: bool,
 }
 
-/// The result of resolving a `COPY`/`ADD` against the context.
+/// The result of resolving a `COPY`/`ADD`.
 #[derive(Debug, Clone)]
 pub struct CopyPlan {
     pub dest: Destination,
@@ -122,7 +154,7 @@ impl CopyPlan {
     }
 }
 
-/// Identifies what a `COPY`/`ADD` copies: for every item its context path,
+/// Identifies what a `COPY`/`ADD` copies: for every item its source path,
 /// destination, mode bits and, for files, the content hash, for symlinks
 /// the target. Not mtimes (touching a file keeps the cache; editing it
 /// does not) and not owners (docker sets them to 0 or `--chown`).
@@ -135,30 +167,161 @@ impl fmt::Display for SourceDigest {
     }
 }
 
+/// A file tree sources are selected from: the context or an image.
+trait SourceTree {
+    type Entry: Clone;
+    /// An image's root file system: an absolute link target starts at its
+    /// root and `..` stops there. Otherwise (the context) both lead
+    /// outside.
+    const ROOTED: bool;
+    fn lookup(&self, path: &Path) -> Result<Option<Self::Entry>, BuildError>;
+    fn children(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError>;
+    fn descendants(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError>;
+    fn kind(entry: &Self::Entry) -> &EntryKind;
+    fn path(entry: &Self::Entry) -> &Path;
+    fn item(entry: Self::Entry) -> ItemSource;
+    /// Content hashes of regular files, in order.
+    fn file_hashes(&self, files: &[&Self::Entry]) -> Result<Vec<Digest>, BuildError>;
+    fn not_found(&self, request: &CopyRequest, path: String) -> BuildError;
+}
+
+struct ContextTree<'a>(&'a BuildContext);
+
+impl<'a> SourceTree for ContextTree<'a> {
+    type Entry = &'a ContextEntry;
+    const ROOTED: bool = false;
+
+    fn lookup(&self, path: &Path) -> Result<Option<Self::Entry>, BuildError> {
+        Ok(self.0.entry(path))
+    }
+
+    // The context's iterators borrow `dir` too; looking each entry up again
+    // gives references that live as long as the context.
+    fn children(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError> {
+        let context = self.0;
+        Ok(context
+            .children(dir)
+            .filter_map(|entry| context.entry(&entry.path))
+            .collect())
+    }
+
+    fn descendants(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError> {
+        let context = self.0;
+        Ok(context
+            .descendants(dir)
+            .filter_map(|entry| context.entry(&entry.path))
+            .collect())
+    }
+
+    fn kind(entry: &Self::Entry) -> &EntryKind {
+        &entry.kind
+    }
+
+    fn path(entry: &Self::Entry) -> &Path {
+        &entry.path
+    }
+
+    fn item(entry: Self::Entry) -> ItemSource {
+        ItemSource::Context(entry.clone())
+    }
+
+    fn file_hashes(&self, files: &[&Self::Entry]) -> Result<Vec<Digest>, BuildError> {
+        let paths: Vec<PathBuf> = files.iter().map(|entry| entry.path.clone()).collect();
+        self.0.content_hashes(&paths)
+    }
+
+    fn not_found(&self, request: &CopyRequest, path: String) -> BuildError {
+        BuildError::SourceNotFound {
+            at: request.at.clone(),
+            instruction: request.instruction,
+            path,
+        }
+    }
+}
+
+struct ImageTree<'a> {
+    fs: &'a ImageFs,
+    /// The `--from` value, for messages.
+    from: &'a str,
+}
+
+impl SourceTree for ImageTree<'_> {
+    type Entry = ImageEntry;
+    const ROOTED: bool = true;
+
+    fn lookup(&self, path: &Path) -> Result<Option<Self::Entry>, BuildError> {
+        self.fs.lookup(path)
+    }
+
+    fn children(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError> {
+        self.fs.children(dir)
+    }
+
+    fn descendants(&self, dir: &Path) -> Result<Vec<Self::Entry>, BuildError> {
+        self.fs.descendants(dir)
+    }
+
+    fn kind(entry: &Self::Entry) -> &EntryKind {
+        &entry.kind
+    }
+
+    fn path(entry: &Self::Entry) -> &Path {
+        &entry.path
+    }
+
+    fn item(entry: Self::Entry) -> ItemSource {
+        ItemSource::Image(entry)
+    }
+
+    fn file_hashes(&self, files: &[&Self::Entry]) -> Result<Vec<Digest>, BuildError> {
+        self.fs.content_hashes(files)
+    }
+
+    fn not_found(&self, request: &CopyRequest, path: String) -> BuildError {
+        BuildError::SourceNotInImage {
+            at: request.at.clone(),
+            instruction: request.instruction,
+            from: self.from.to_string(),
+            path,
+        }
+    }
+}
+
 /// A top-level source once resolved: the name it is copied under and what
 /// it is.
-enum Selected<'a> {
-    Context {
-        name: String,
-        entry: &'a ContextEntry,
-    },
-    Inline {
-        name: &'a str,
-        content: &'a str,
-    },
+enum Selected<'a, E> {
+    Tree { name: String, entry: E },
+    Inline { name: &'a str, content: &'a str },
+    Fetched(&'a Fetched),
 }
 
 /// Resolves the sources of a `COPY`/`ADD` against the context and hashes
 /// what they select.
 pub fn resolve_copy(ctx: &BuildContext, request: &CopyRequest) -> Result<CopyPlan, BuildError> {
+    resolve_in(&ContextTree(ctx), request)
+}
+
+/// Resolves the sources of a `COPY --from` against the file system of
+/// that stage or image (`from` is the flag's value, for messages) and
+/// hashes what they select.
+pub fn resolve_copy_from(
+    fs: &ImageFs,
+    from: &str,
+    request: &CopyRequest,
+) -> Result<CopyPlan, BuildError> {
+    resolve_in(&ImageTree { fs, from }, request)
+}
+
+fn resolve_in<T: SourceTree>(tree: &T, request: &CopyRequest) -> Result<CopyPlan, BuildError> {
     let dest = Destination::new(request.dest, request.workdir);
     let mut selected = Vec::new();
     for source in request.sources {
         match source {
-            SourceSpec::Path(path) => select_path(ctx, request, path, &mut selected)?,
+            SourceSpec::Path(path) => select_path(tree, request, path, &mut selected)?,
             SourceSpec::Inline { name, content } => {
                 selected.push(Selected::Inline { name, content })
             }
+            SourceSpec::Fetched(fetched) => selected.push(Selected::Fetched(fetched)),
         }
     }
     if selected.is_empty() {
@@ -174,38 +337,61 @@ pub fn resolve_copy(ctx: &BuildContext, request: &CopyRequest) -> Result<CopyPla
         });
     }
     let single_file_name = match selected.as_slice() {
-        [Selected::Context { name, entry }] if entry.kind != EntryKind::Dir => Some(name.clone()),
+        [Selected::Tree { name, entry }] if *T::kind(entry) != EntryKind::Dir => Some(name.clone()),
         [Selected::Inline { name, .. }] => Some(name.to_string()),
+        [Selected::Fetched(fetched)] => Some(fetched.name.clone()),
         _ => None,
     };
     let mut items = Vec::new();
+    let mut files: Vec<T::Entry> = Vec::new();
+    let mut push = |entry: T::Entry, dest: String, named: bool, items: &mut Vec<CopyItem>| {
+        if *T::kind(&entry) == EntryKind::File {
+            files.push(entry.clone());
+        }
+        items.push(CopyItem {
+            source: T::item(entry),
+            dest,
+            named,
+        });
+    };
     for selection in selected {
         match selection {
-            Selected::Context { name, entry } if entry.kind == EntryKind::Dir => {
-                items.push(CopyItem {
-                    source: ItemSource::Context(entry.clone()),
-                    dest: dest.path.clone(),
-                });
-                for inner in ctx.descendants(&entry.path) {
-                    let relative = inner.path.strip_prefix(&entry.path).unwrap_or(&inner.path);
-                    items.push(CopyItem {
-                        source: ItemSource::Context(inner.clone()),
-                        dest: join_image_path(&dest.path, &relative.to_string_lossy()),
-                    });
+            Selected::Tree { name, entry } if *T::kind(&entry) == EntryKind::Dir => {
+                let root = T::path(&entry).to_path_buf();
+                push(entry, dest.path.clone(), true, &mut items);
+                for inner in tree.descendants(&root)? {
+                    let relative = T::path(&inner)
+                        .strip_prefix(&root)
+                        .unwrap_or(T::path(&inner))
+                        .to_string_lossy()
+                        .into_owned();
+                    push(
+                        inner,
+                        join_image_path(&dest.path, &relative),
+                        false,
+                        &mut items,
+                    );
                 }
                 tracing::trace!(source = %name, "directory source");
             }
-            Selected::Context { name, entry } => items.push(CopyItem {
-                source: ItemSource::Context(entry.clone()),
-                dest: file_dest(&dest, &name),
-            }),
+            Selected::Tree { name, entry } => {
+                push(entry, file_dest(&dest, &name), true, &mut items)
+            }
             Selected::Inline { name, content } => items.push(CopyItem {
                 source: ItemSource::Inline(content.to_string()),
                 dest: file_dest(&dest, name),
+                named: true,
+            }),
+            Selected::Fetched(fetched) => items.push(CopyItem {
+                source: ItemSource::Fetched(fetched.clone()),
+                dest: file_dest(&dest, &fetched.name),
+                named: true,
             }),
         }
     }
-    let digest = source_digest(ctx, &items)?;
+    let refs: Vec<&T::Entry> = files.iter().collect();
+    let hashes = tree.file_hashes(&refs)?;
+    let digest = source_digest(&items, hashes);
     Ok(CopyPlan {
         dest,
         items,
@@ -230,15 +416,32 @@ fn join_image_path(base: &str, relative: &str) -> String {
     }
 }
 
-fn source_digest(ctx: &BuildContext, items: &[CopyItem]) -> Result<SourceDigest, BuildError> {
-    let files: Vec<PathBuf> = items
-        .iter()
-        .filter_map(|item| match &item.source {
-            ItemSource::Context(entry) if entry.kind == EntryKind::File => Some(entry.path.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut hashes = ctx.content_hashes(&files)?.into_iter();
+fn hash_entry(
+    hasher: &mut FieldHasher,
+    kind: &EntryKind,
+    hashes: &mut impl Iterator<Item = Digest>,
+) {
+    match kind {
+        EntryKind::File => {
+            hasher.field(b"file");
+            // One hash per file item, in the same order.
+            if let Some(hash) = hashes.next() {
+                hasher.field(hash.as_bytes());
+            }
+        }
+        EntryKind::Dir => hasher.field(b"dir"),
+        EntryKind::Symlink(target) => {
+            hasher.field(b"symlink");
+            hasher.field(target.as_os_str().as_bytes());
+        }
+        EntryKind::Special => hasher.field(b"special"),
+    }
+}
+
+/// `hashes` are the content hashes of the items that are regular files of
+/// the tree, in item order.
+fn source_digest(items: &[CopyItem], hashes: Vec<Digest>) -> SourceDigest {
+    let mut hashes = hashes.into_iter();
     let mut hasher = FieldHasher::new("berth copy sources 1");
     for item in items {
         match &item.source {
@@ -247,48 +450,50 @@ fn source_digest(ctx: &BuildContext, items: &[CopyItem]) -> Result<SourceDigest,
                 hasher.field(entry.path.as_os_str().as_bytes());
                 hasher.field(item.dest.as_bytes());
                 hasher.field(&entry.mode.to_le_bytes());
-                match &entry.kind {
-                    EntryKind::File => {
-                        hasher.field(b"file");
-                        // One hash per file item, in the same order.
-                        if let Some(hash) = hashes.next() {
-                            hasher.field(hash.as_bytes());
-                        }
-                    }
-                    EntryKind::Dir => hasher.field(b"dir"),
-                    EntryKind::Symlink(target) => {
-                        hasher.field(b"symlink");
-                        hasher.field(target.as_os_str().as_bytes());
-                    }
-                    EntryKind::Special => hasher.field(b"special"),
-                }
+                hash_entry(&mut hasher, &entry.kind, &mut hashes);
+            }
+            ItemSource::Image(entry) => {
+                hasher.field(b"image");
+                hasher.field(entry.path.as_os_str().as_bytes());
+                hasher.field(item.dest.as_bytes());
+                hasher.field(&entry.mode.to_le_bytes());
+                hash_entry(&mut hasher, &entry.kind, &mut hashes);
             }
             ItemSource::Inline(content) => {
                 hasher.field(b"inline");
                 hasher.field(item.dest.as_bytes());
                 hasher.field(content.as_bytes());
             }
+            ItemSource::Fetched(fetched) => {
+                hasher.field(b"fetched");
+                hasher.field(item.dest.as_bytes());
+                hasher.field(fetched.digest.as_bytes());
+            }
         }
     }
-    Ok(SourceDigest(hasher.finish()))
+    SourceDigest(hasher.finish())
 }
 
 /// Adds what one path source selects: one entry, or every wildcard match.
-fn select_path<'a>(
-    ctx: &'a BuildContext,
+fn select_path<'a, T: SourceTree>(
+    tree: &T,
     request: &CopyRequest,
     source: &str,
-    selected: &mut Vec<Selected<'a>>,
+    selected: &mut Vec<Selected<'a, T::Entry>>,
 ) -> Result<(), BuildError> {
-    // As the classic builder: one leading `/` means the context root, and
-    // errors show the path without it or a leading `./`.
+    // As the classic builder: one leading `/` means the root, and errors
+    // show the path without it or a leading `./`.
     let unrooted = if source.len() > 1 {
         source.strip_prefix('/').unwrap_or(source)
     } else {
         source
     };
     let shown = unrooted.strip_prefix("./").unwrap_or(unrooted).to_string();
-    let cleaned = clean(unrooted);
+    let cleaned = if T::ROOTED {
+        clean(&format!("/{unrooted}"))
+    } else {
+        clean(unrooted)
+    };
     if cleaned == ".." || cleaned.starts_with("../") {
         return Err(outside(request, shown));
     }
@@ -296,36 +501,32 @@ fn select_path<'a>(
         "." => "",
         other => other,
     };
+    let found = |resolved: Resolved<T::Entry>, shown: String| match resolved {
+        Resolved::Found(entry) => Ok(entry),
+        Resolved::Missing => Err(tree.not_found(request, shown)),
+        Resolved::Outside => Err(outside(request, shown)),
+        Resolved::Loop => Err(symlink_loop(request, shown)),
+    };
     if !has_wildcards(relative) {
         let name = relative.rsplit('/').next().unwrap_or_default().to_string();
-        let entry = match resolve(ctx, Path::new(relative)) {
-            Resolved::Found(entry) => entry,
-            Resolved::Missing => return Err(not_found(request, shown)),
-            Resolved::Outside => return Err(outside(request, shown)),
-            Resolved::Loop => return Err(symlink_loop(request, shown)),
-        };
-        selected.push(Selected::Context { name, entry });
+        let entry = found(resolve(tree, Path::new(relative))?, shown)?;
+        selected.push(Selected::Tree { name, entry });
         return Ok(());
     }
-    for (path, name) in expand_wildcards(ctx, request, relative)? {
+    for (path, name) in expand_wildcards(tree, request, relative)? {
         let shown = path.to_string_lossy().into_owned();
-        let entry = match resolve(ctx, &path) {
-            Resolved::Found(entry) => entry,
-            Resolved::Missing => return Err(not_found(request, shown)),
-            Resolved::Outside => return Err(outside(request, shown)),
-            Resolved::Loop => return Err(symlink_loop(request, shown)),
-        };
-        selected.push(Selected::Context { name, entry });
+        let entry = found(resolve(tree, &path)?, shown)?;
+        selected.push(Selected::Tree { name, entry });
     }
     Ok(())
 }
 
-/// Matches a wildcard source segment by segment against the context, as
-/// Go's `filepath.Glob` does: each matched name leads into the next
-/// segment, through symlinked directories too. Returns each match's path
-/// (its last component not followed) and name, in name order.
-fn expand_wildcards(
-    ctx: &BuildContext,
+/// Matches a wildcard source segment by segment, as Go's `filepath.Glob`
+/// does: each matched name leads into the next segment, through symlinked
+/// directories too. Returns each match's path (its last component not
+/// followed) and name, in name order.
+fn expand_wildcards<T: SourceTree>(
+    tree: &T,
     request: &CopyRequest,
     relative: &str,
 ) -> Result<Vec<(PathBuf, String)>, BuildError> {
@@ -344,8 +545,10 @@ fn expand_wildcards(
         };
         let mut next = Vec::new();
         for (path, _) in current {
-            let dir = match resolve(ctx, &path) {
-                Resolved::Found(entry) if entry.kind == EntryKind::Dir => &entry.path,
+            let dir = match resolve(tree, &path)? {
+                Resolved::Found(entry) if *T::kind(&entry) == EntryKind::Dir => {
+                    T::path(&entry).to_path_buf()
+                }
                 Resolved::Outside => {
                     return Err(outside(request, path.to_string_lossy().into_owned()))
                 }
@@ -356,20 +559,20 @@ fn expand_wildcards(
             };
             match &pattern {
                 Some(glob) => {
-                    for child in ctx.children(dir) {
-                        let name = child
-                            .path
+                    for child in tree.children(&dir)? {
+                        let child_path = T::path(&child);
+                        let name = child_path
                             .file_name()
                             .map(|name| name.to_string_lossy().into_owned())
                             .unwrap_or_default();
                         if glob.matches(&name) {
-                            next.push((child.path.clone(), name));
+                            next.push((child_path.to_path_buf(), name));
                         }
                     }
                 }
                 None => {
                     let path = dir.join(segment);
-                    if ctx.entry(&path).is_some() {
+                    if tree.lookup(&path)?.is_some() {
                         next.push((path, segment.to_string()));
                     }
                 }
@@ -380,8 +583,8 @@ fn expand_wildcards(
     Ok(current)
 }
 
-enum Resolved<'a> {
-    Found(&'a ContextEntry),
+enum Resolved<E> {
+    Found(E),
     Missing,
     Outside,
     Loop,
@@ -390,51 +593,74 @@ enum Resolved<'a> {
 /// Linux's limit on symlinks followed while resolving one path.
 const MAX_SYMLINK_HOPS: usize = 40;
 
-/// Follows a relative path through the context, symlinks included, the way
-/// the kernel would with the context as the whole world: a link to an
-/// absolute path, or with `..` above the root, leads outside.
-fn resolve<'a>(ctx: &'a BuildContext, path: &Path) -> Resolved<'a> {
-    let mut pending: VecDeque<Component> = path.components().collect();
+/// A path component still to resolve.
+enum Segment {
+    Root,
+    Parent,
+    Name(OsString),
+}
+
+fn segments(path: &Path) -> impl DoubleEndedIterator<Item = Segment> + '_ {
+    path.components().filter_map(|component| match component {
+        Component::CurDir => None,
+        Component::ParentDir => Some(Segment::Parent),
+        Component::RootDir | Component::Prefix(_) => Some(Segment::Root),
+        Component::Normal(name) => Some(Segment::Name(name.to_os_string())),
+    })
+}
+
+/// Follows a relative path through the tree, symlinks included, the way
+/// the kernel would with the tree as the whole world (see
+/// [`SourceTree::ROOTED`]).
+fn resolve<T: SourceTree>(tree: &T, path: &Path) -> Result<Resolved<T::Entry>, BuildError> {
+    let mut pending: VecDeque<Segment> = segments(path).collect();
     let mut resolved = PathBuf::new();
     let mut hops = 0;
-    while let Some(component) = pending.pop_front() {
-        match component {
-            Component::CurDir => continue,
-            Component::ParentDir => {
-                if !resolved.pop() {
-                    return Resolved::Outside;
+    while let Some(segment) = pending.pop_front() {
+        match segment {
+            Segment::Parent => {
+                if !resolved.pop() && !T::ROOTED {
+                    return Ok(Resolved::Outside);
                 }
                 continue;
             }
-            Component::RootDir | Component::Prefix(_) => return Resolved::Outside,
-            Component::Normal(name) => resolved.push(name),
+            Segment::Root => {
+                if !T::ROOTED {
+                    return Ok(Resolved::Outside);
+                }
+                resolved = PathBuf::new();
+                continue;
+            }
+            Segment::Name(name) => resolved.push(name),
         }
-        let Some(entry) = ctx.entry(&resolved) else {
-            return Resolved::Missing;
+        let Some(entry) = tree.lookup(&resolved)? else {
+            return Ok(Resolved::Missing);
         };
-        if let EntryKind::Symlink(target) = &entry.kind {
+        if let EntryKind::Symlink(target) = T::kind(&entry) {
             hops += 1;
             if hops > MAX_SYMLINK_HOPS {
-                return Resolved::Loop;
+                return Ok(Resolved::Loop);
             }
             resolved.pop();
-            for component in target.components().rev() {
-                pending.push_front(component);
+            for segment in segments(target).rev() {
+                pending.push_front(segment);
             }
         }
     }
-    match ctx.entry(&resolved) {
+    Ok(match tree.lookup(&resolved)? {
         Some(entry) => Resolved::Found(entry),
         None => Resolved::Missing,
-    }
+    })
 }
 
-fn not_found(request: &CopyRequest, path: String) -> BuildError {
-    BuildError::SourceNotFound {
-        at: request.at.clone(),
-        instruction: request.instruction,
-        path,
-    }
+/// The entry at an absolute path of an image, symlinks followed inside it;
+/// `None` when nothing is there (or the links loop).
+pub(crate) fn resolve_in_image(fs: &ImageFs, path: &str) -> Result<Option<ImageEntry>, BuildError> {
+    let tree = ImageTree { fs, from: "" };
+    Ok(match resolve(&tree, Path::new(path))? {
+        Resolved::Found(entry) => Some(entry),
+        Resolved::Missing | Resolved::Outside | Resolved::Loop => None,
+    })
 }
 
 fn outside(request: &CopyRequest, path: String) -> BuildError {
@@ -506,7 +732,9 @@ mod tests {
             .map(|item| {
                 let source = match &item.source {
                     ItemSource::Context(entry) => entry.path.to_string_lossy().into_owned(),
+                    ItemSource::Image(entry) => format!("image:{}", entry.path.display()),
                     ItemSource::Inline(content) => format!("<<{content}"),
+                    ItemSource::Fetched(fetched) => format!("fetched:{}", fetched.name),
                 };
                 (source, item.dest.clone())
             })
@@ -825,5 +1053,160 @@ mod tests {
         fs::remove_file(root.join("app/link")).unwrap();
         symlink("lib", root.join("app/link")).unwrap();
         assert_ne!(digest(), linked);
+    }
+
+    /// An image of two layers (top first): the lower has `/usr/bin/tool`,
+    /// `/etc/os` and links; the upper replaces `/etc/os`.
+    fn image() -> (tempfile::TempDir, ImageFs) {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = dir.path().join("lower");
+        let upper = dir.path().join("upper");
+        write(&lower, "usr/bin/tool", "tool v1");
+        write(&lower, "usr/bin/other", "other");
+        write(&lower, "etc/os", "old");
+        write(&lower, "app/lib/a.so", "a");
+        symlink("/usr/bin", lower.join("bin")).unwrap();
+        symlink("../../../../etc/os", lower.join("usr/bin/up")).unwrap();
+        write(&upper, "etc/os", "new");
+        let fs = ImageFs::open(&[upper, lower]).unwrap();
+        (dir, fs)
+    }
+
+    fn copy_from(fs: &ImageFs, sources: &[&str], dest: &str) -> Result<CopyPlan, BuildError> {
+        let sources: Vec<SourceSpec> = sources
+            .iter()
+            .map(|s| SourceSpec::Path(s.to_string()))
+            .collect();
+        let at = Location::new("Dockerfile", 7);
+        resolve_copy_from(
+            fs,
+            "builder",
+            &CopyRequest {
+                at: &at,
+                instruction: "COPY",
+                sources: &sources,
+                dest,
+                workdir: "/",
+            },
+        )
+    }
+
+    #[test]
+    fn from_sources_resolve_inside_the_image() {
+        let (_dir, fs) = image();
+        assert_eq!(
+            pairs(&copy_from(&fs, &["/etc/os"], "/os").unwrap()),
+            [pair("image:etc/os", "/os")]
+        );
+        // An absolute link is followed from the image's root, and `..`
+        // stops there: neither leads out of the image.
+        assert_eq!(
+            pairs(&copy_from(&fs, &["/bin/tool"], "/t").unwrap()),
+            [pair("image:usr/bin/tool", "/t")]
+        );
+        assert_eq!(
+            pairs(&copy_from(&fs, &["/usr/bin/up"], "/u").unwrap()),
+            [pair("image:etc/os", "/u")]
+        );
+        assert_eq!(
+            pairs(&copy_from(&fs, &["../../etc/os"], "/u").unwrap()),
+            [pair("image:etc/os", "/u")]
+        );
+        // Wildcards, through a symlinked directory too.
+        assert_eq!(
+            pairs(&copy_from(&fs, &["/bin/t*", "/usr/bin/o*"], "/d/").unwrap()),
+            [
+                pair("image:usr/bin/tool", "/d/tool"),
+                pair("image:usr/bin/other", "/d/other")
+            ]
+        );
+        let plan = copy_from(&fs, &["/app"], "/srv").unwrap();
+        assert_eq!(
+            pairs(&plan),
+            [
+                pair("image:app", "/srv"),
+                pair("image:app/lib", "/srv/lib"),
+                pair("image:app/lib/a.so", "/srv/lib/a.so"),
+            ]
+        );
+        let named: Vec<bool> = plan.items.iter().map(|item| item.named).collect();
+        assert_eq!(named, [true, false, false]);
+    }
+
+    #[test]
+    fn a_missing_from_source_names_the_stage() {
+        let (_dir, fs) = image();
+        assert_eq!(
+            copy_from(&fs, &["/nope"], "/").unwrap_err().to_string(),
+            "Dockerfile:7: COPY failed: file not found in --from=builder: stat nope: file does not exist"
+        );
+        assert_eq!(
+            copy_from(&fs, &["/nope*"], "/d/").unwrap_err().to_string(),
+            "Dockerfile:7: COPY failed: no source files were specified"
+        );
+    }
+
+    #[test]
+    fn the_from_digest_follows_content() {
+        let (dir, fs) = image();
+        let before = copy_from(&fs, &["/usr/bin/"], "/d/").unwrap().digest;
+        assert_eq!(
+            copy_from(&fs, &["/usr/bin/"], "/d/").unwrap().digest,
+            before
+        );
+        fs::write(dir.path().join("lower/usr/bin/tool"), "tool v2").unwrap();
+        assert_ne!(
+            copy_from(&fs, &["/usr/bin/"], "/d/").unwrap().digest,
+            before
+        );
+        // Not the same as the context's digest of the same names.
+        assert_ne!(copy_from(&fs, &["/etc/os"], "/os").unwrap().digest, {
+            let ctx_dir = tempfile::tempdir().unwrap();
+            write(ctx_dir.path(), "etc/os", "new");
+            copy(&context(ctx_dir.path(), ""), &["etc/os"], "/os")
+                .unwrap()
+                .digest
+        });
+    }
+
+    #[test]
+    fn fetched_files_land_like_files() {
+        let dir = sample();
+        let ctx = context(dir.path(), "");
+        let at = Location::new("Dockerfile", 4);
+        let fetched = |name: &str, content: &str| {
+            SourceSpec::Fetched(Fetched {
+                index: 0,
+                name: name.into(),
+                digest: Digest::of_hasher(<sha2::Sha256 as sha2::Digest>::new_with_prefix(content)),
+                size: content.len() as u64,
+                mtime: 0,
+            })
+        };
+        let plan = |sources: &[SourceSpec], dest: &str| {
+            resolve_copy(
+                &ctx,
+                &CopyRequest {
+                    at: &at,
+                    instruction: "ADD",
+                    sources,
+                    dest,
+                    workdir: "/",
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            pairs(&plan(&[fetched("f.tgz", "x")], "/dl/")),
+            [pair("fetched:f.tgz", "/dl/f.tgz")]
+        );
+        let mut single = plan(&[fetched("f.tgz", "x")], "/dl");
+        assert_eq!(pairs(&single), [pair("fetched:f.tgz", "/dl")]);
+        single.place_inside_existing_dir();
+        assert_eq!(pairs(&single), [pair("fetched:f.tgz", "/dl/f.tgz")]);
+        assert_ne!(
+            plan(&[fetched("f.tgz", "x")], "/dl/").digest,
+            plan(&[fetched("f.tgz", "y")], "/dl/").digest
+        );
     }
 }

@@ -119,6 +119,15 @@ enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+}
+
+#[derive(Subcommand)]
+enum BuilderCommand {
+    /// Remove build cache
+    Prune(cmd::builder_prune::Args),
 }
 
 #[derive(Subcommand)]
@@ -192,7 +201,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let root = cli.root;
+    // The runtime and the monitor work from other directories: a relative
+    // --root must mean the same place to them.
+    let root = std::path::absolute(&cli.root).unwrap_or(cli.root);
     let result = match cli.command {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => cmd::load::run(&root, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => cmd::save::run(&root, a),
@@ -258,6 +269,7 @@ fn main() -> ExitCode {
         Command::Monitor(a) => cmd::monitor::run(&root, a),
         Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
+        Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,26 +9,48 @@
 //! step's layer. `WORKDIR` creates its directory in a layer when the image
 //! lacks it (BuildKit's behaviour; the classic builder leaves that to the
 //! next layer). Tags are set only once the whole build succeeded.
+//!
+//! The plan's levels run one after the other, the stages of a level at
+//! once: the first on this thread, each other one on a thread of its own
+//! with its own handle on the store (a handle is not shared between
+//! threads; the store is safe across handles as across processes). When a
+//! stage fails, the others stop before their next step. A `FROM` image the
+//! store lacks is pulled (always, with `--pull`), and the `ONBUILD`
+//! triggers of a base run right after its `FROM`, as docker runs them.
 
+mod archive;
 mod copy;
+mod fetch;
 mod layer;
+mod mountpoints;
+mod mounts;
+mod onbuild;
+mod progress;
+mod prune;
 mod run;
 
+pub use mounts::BuildSecret;
+pub use progress::{BuildEvent, BuildProgress, ClassicOutput, StageLabel};
+pub use prune::BuildCachePruned;
+
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
+use std::io;
+use std::ops::Deref;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use berth_build::{
-    plan, Base, BuildContext, HashCache, IgnoreRules, Location, PlanOptions, StepKey,
+    plan, Base, BuildContext, HashCache, IgnoreRules, Location, PlanOptions, StagePlan, StepKey,
 };
 use berth_dockerfile::{expand, Dockerfile, Instruction, Located};
 use berth_store::{Digest, ImageCommit, ImageLayer, LayerInput, StagedLayer};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use crate::{normalize_tag, Engine, EngineError};
+use crate::{normalize_tag, Engine, EngineError, PullOptions};
 use layer::Ownership;
+use progress::{StageOutput, StageWriter};
 
 /// What `build` is asked to do.
 #[derive(Debug)]
@@ -49,8 +71,40 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     /// `none` or `host` for `RUN` steps.
     pub network: String,
-    /// Where `RUN` output goes; `None` discards it (`-q`).
-    pub run_output: Option<OwnedFd>,
+    /// `--pull`: pull every `FROM` image, even one the store has.
+    pub pull: bool,
+    /// `--secret`s by id, for `RUN --mount=type=secret`.
+    pub secrets: BTreeMap<String, BuildSecret>,
+}
+
+/// What a stage's steps read of the build's options: those, with `RUN`
+/// output going to the stage's own pipe.
+struct StageOptions<'a> {
+    build: &'a BuildOptions,
+    /// Where `RUN` output goes.
+    run_output: Option<OwnedFd>,
+}
+
+impl Deref for StageOptions<'_> {
+    type Target = BuildOptions;
+
+    fn deref(&self) -> &BuildOptions {
+        self.build
+    }
+}
+
+/// What the stages of one build share.
+struct BuildShared<'a> {
+    opts: &'a BuildOptions,
+    dockerfile: &'a Dockerfile,
+    ctx: &'a BuildContext,
+    meta_args: &'a BTreeMap<String, String>,
+    progress: &'a dyn BuildProgress,
+    total: usize,
+    /// Steps numbered before each stage's `FROM`, by Dockerfile index.
+    steps_before: HashMap<usize, usize>,
+    /// The stage that failed first.
+    failed: OnceLock<usize>,
 }
 
 /// A stage's state between steps: its latest image.
@@ -113,12 +167,11 @@ fn step_error(at: &Location, instruction: &str, message: impl std::fmt::Display)
 }
 
 impl Engine {
-    /// Builds an image; writes docker classic builder's progress lines to
-    /// `out` and returns the image's ID.
+    /// Builds an image, reporting to `progress`; returns the image's ID.
     pub fn build(
         &mut self,
         opts: BuildOptions,
-        out: &mut dyn Write,
+        progress: &dyn BuildProgress,
     ) -> Result<Digest, EngineError> {
         let file = opts.dockerfile_name.as_str();
         let dockerfile = berth_dockerfile::parse(file, &opts.dockerfile)?;
@@ -139,34 +192,47 @@ impl Engine {
         let cache_file = self.hash_cache_file(&opts.context);
         let ctx = BuildContext::open(&opts.context, &rules, HashCache::load(&cache_file))?;
 
-        let total: usize = planned
-            .stages
+        // Steps are numbered in Dockerfile order, as the classic builder
+        // numbers a sequential build, whatever runs in parallel.
+        let mut in_order: Vec<&StagePlan> = planned.stages.iter().collect();
+        in_order.sort_by_key(|stage| stage.index);
+        let mut steps_before = HashMap::new();
+        let mut total = 0;
+        for stage in &in_order {
+            steps_before.insert(stage.index, total);
+            total += 1 + dockerfile.stages[stage.index].instructions.len();
+        }
+        let labels: Vec<StageLabel> = in_order
             .iter()
-            .map(|s| 1 + dockerfile.stages[s.index].instructions.len())
-            .sum();
-        let mut builder = Builder {
-            engine: self,
+            .map(|stage| StageLabel {
+                index: stage.index,
+                name: stage
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("stage-{}", stage.index)),
+            })
+            .collect();
+        progress.stages(&labels);
+        let shared = BuildShared {
             opts: &opts,
             dockerfile: &dockerfile,
             ctx: &ctx,
-            out,
-            step: 0,
+            meta_args: &planned.meta_args,
+            progress,
             total,
-            results: HashMap::new(),
+            steps_before,
+            failed: OnceLock::new(),
         };
-        for stage in &planned.stages {
-            let mut current = builder.from(stage.index, &stage.base)?;
-            let mut scope = StageScope {
-                args: BTreeMap::new(),
-                cmd_set: false,
-            };
-            for instruction in &dockerfile.stages[stage.index].instructions {
-                current = builder.step(current, &mut scope, &planned.meta_args, instruction)?;
-            }
-            builder.results.insert(stage.index, current);
+        let mut results = HashMap::new();
+        for level in &planned.levels {
+            let stages: Vec<&StagePlan> = level
+                .iter()
+                .filter_map(|&index| planned.stage(index))
+                .collect();
+            let finished = self.build_level(&shared, &results, &stages)?;
+            results.extend(finished);
         }
-        let mut last = builder
-            .results
+        let mut last = results
             .remove(&planned.target)
             .ok_or_else(|| EngineError::BuildStep("the target stage did not run".into()))?;
         if !opts.labels.is_empty() {
@@ -190,6 +256,106 @@ impl Engine {
             self.store.tag(tag, &last.image)?;
         }
         Ok(last.image)
+    }
+
+    /// Runs the stages of one level, returning their results; the error is
+    /// the one of the stage that failed first.
+    fn build_level(
+        &mut self,
+        shared: &BuildShared<'_>,
+        results: &HashMap<usize, Current>,
+        stages: &[&StagePlan],
+    ) -> Result<Vec<(usize, Current)>, EngineError> {
+        let Some((first, others)) = stages.split_first() else {
+            return Ok(Vec::new());
+        };
+        let root = self.store.root().to_path_buf();
+        let outcomes = std::thread::scope(|s| {
+            let threads: Vec<_> = others
+                .iter()
+                .map(|&stage| {
+                    let root = &root;
+                    let thread = s.spawn(move || {
+                        Engine::open(root)
+                            .and_then(|mut engine| engine.build_stage(shared, results, stage))
+                    });
+                    (stage.index, thread)
+                })
+                .collect();
+            let mut outcomes = vec![(first.index, self.build_stage(shared, results, first))];
+            for (index, thread) in threads {
+                let outcome = thread.join().unwrap_or_else(|_| {
+                    Err(EngineError::BuildStep(format!("stage {index} panicked")))
+                });
+                outcomes.push((index, outcome));
+            }
+            outcomes
+        });
+        let mut finished = Vec::new();
+        let mut errors = HashMap::new();
+        for (index, outcome) in outcomes {
+            match outcome {
+                Ok(current) => finished.push((index, current)),
+                Err(e) => {
+                    errors.insert(index, e);
+                }
+            }
+        }
+        let first_failure = shared
+            .failed
+            .get()
+            .and_then(|index| errors.remove(index))
+            .or_else(|| errors.into_values().next());
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(finished),
+        }
+    }
+
+    /// Runs one stage, its `RUN` output read from a pipe of its own.
+    fn build_stage(
+        &mut self,
+        shared: &BuildShared<'_>,
+        results: &HashMap<usize, Current>,
+        stage: &StagePlan,
+    ) -> Result<Current, EngineError> {
+        let (output, run_output) = StageOutput::new(stage.index, shared.progress)
+            .map_err(|e| EngineError::io("create the pipe for RUN output", e))?;
+        let result = std::thread::scope(|s| {
+            let forwarder = s.spawn(|| output.forward());
+            let result = {
+                // Dropped at the end of this block, closing the pipe's
+                // write end, which ends the forwarding.
+                let opts = StageOptions {
+                    build: shared.opts,
+                    run_output: Some(run_output),
+                };
+                let mut out = StageWriter::new(&output);
+                let mut builder = Builder {
+                    engine: self,
+                    opts: &opts,
+                    dockerfile: shared.dockerfile,
+                    ctx: shared.ctx,
+                    out: &mut out,
+                    meta_args: shared.meta_args,
+                    step: shared.steps_before[&stage.index],
+                    total: shared.total,
+                    results,
+                    failed: &shared.failed,
+                };
+                builder.run_stage(stage)
+            };
+            output.finish();
+            if forwarder.join().is_err() {
+                tracing::warn!(stage = stage.index, "forwarding RUN output panicked");
+            }
+            result
+        });
+        if result.is_err() {
+            let _ = shared.failed.set(stage.index);
+        }
+        output.emit(BuildEvent::StageDone);
+        result
     }
 
     /// Where the context's file hashes are kept between builds: one file
@@ -298,56 +464,76 @@ impl Engine {
     }
 }
 
-/// One build in progress.
+/// One stage of a build in progress.
 struct Builder<'a> {
     engine: &'a mut Engine,
-    opts: &'a BuildOptions,
+    opts: &'a StageOptions<'a>,
     dockerfile: &'a Dockerfile,
     ctx: &'a BuildContext,
-    out: &'a mut dyn Write,
+    out: &'a mut StageWriter<'a>,
+    meta_args: &'a BTreeMap<String, String>,
+    /// The number of the last step started.
     step: usize,
     total: usize,
-    /// Finished stages by Dockerfile index.
-    results: HashMap<usize, Current>,
+    /// The stages of earlier levels, by Dockerfile index.
+    results: &'a HashMap<usize, Current>,
+    /// Set when a stage failed: this one stops before its next step.
+    failed: &'a OnceLock<usize>,
 }
 
 impl Builder<'_> {
-    fn say(&mut self, line: &str) -> Result<(), EngineError> {
-        writeln!(self.out, "{line}")
-            .and_then(|()| self.out.flush())
-            .map_err(|e| EngineError::io("write build output", e))
+    fn say(&mut self, line: &str) {
+        self.out.emit(BuildEvent::Line(line));
     }
 
     fn at(&self, line: usize) -> Location {
         Location::new(self.opts.dockerfile_name.clone(), line)
     }
 
-    fn from(&mut self, index: usize, base: &Base) -> Result<Current, EngineError> {
+    fn run_stage(&mut self, stage: &StagePlan) -> Result<Current, EngineError> {
+        let mut scope = StageScope {
+            args: BTreeMap::new(),
+            cmd_set: false,
+        };
+        let mut current = self.from(stage.index, &stage.base, &mut scope)?;
+        let (dockerfile, meta_args) = (self.dockerfile, self.meta_args);
+        for instruction in &dockerfile.stages[stage.index].instructions {
+            if self.failed.get().is_some() {
+                return Err(EngineError::BuildStep(
+                    "stopped: another stage failed".into(),
+                ));
+            }
+            current = self.step(current, &mut scope, meta_args, instruction)?;
+        }
+        Ok(current)
+    }
+
+    fn from(
+        &mut self,
+        index: usize,
+        base: &Base,
+        scope: &mut StageScope,
+    ) -> Result<Current, EngineError> {
         let from = &self.dockerfile.stages[index].from;
         self.step += 1;
-        self.say(&format!(
-            "Step {}/{} : {}",
-            self.step, self.total, from.original
-        ))?;
-        let current = match base {
+        self.out.emit(BuildEvent::Step {
+            number: self.step,
+            total: self.total,
+            instruction: &from.original,
+        });
+        let mut current = match base {
             Base::Stage(i) => {
                 let image = self.results[i].image.clone();
                 self.engine.current(image)?
             }
             Base::Image(reference) => {
                 let id = self
-                    .engine
-                    .resolve_image(reference)
+                    .base_image(reference)
                     .map_err(|e| step_error(&self.at(from.line), "FROM", e))?;
                 let mut current = self.engine.current(id)?;
-                // The child's config is this build's: ONBUILD triggers were
-                // the parent's to give.
                 for key in ["container", "container_config", "docker_version", "comment"] {
                     current.doc.remove(key);
                 }
-                let mut config = config_of(&current.doc);
-                config.remove("OnBuild");
-                current.doc.insert("config".into(), Value::Object(config));
                 current
             }
             Base::Scratch => {
@@ -365,8 +551,49 @@ impl Builder<'_> {
                 })?
             }
         };
-        self.say(&format!(" ---> {}", short(&current.image)))?;
+        // The child's config is this build's: ONBUILD triggers were the
+        // base's to give, and run now.
+        let mut config = config_of(&current.doc);
+        if let Some(triggers) = config.remove("OnBuild") {
+            current.doc.insert("config".into(), Value::Object(config));
+            let triggers = triggers.as_array().cloned().unwrap_or_default();
+            if !triggers.is_empty() {
+                current = self.onbuild(current, scope, from.line, &triggers)?;
+            }
+        }
+        self.out.emit(BuildEvent::StepDone(&short(&current.image)));
         Ok(current)
+    }
+
+    /// The image a `FROM` names: the store's, pulled when missing or with
+    /// `--pull`, as docker does. Image IDs are never pulled.
+    fn base_image(&mut self, reference: &str) -> Result<Digest, EngineError> {
+        let pullable = !reference.starts_with("sha256:")
+            && !berth_reference::is_full_image_id(reference)
+            && berth_reference::Reference::parse_normalized(reference).is_ok();
+        if !self.opts.pull || !pullable {
+            match self.engine.resolve_image(reference) {
+                Err(EngineError::NoSuchImage(_)) if pullable => {}
+                resolved => return resolved,
+            }
+        }
+        let pulled = self
+            .engine
+            .pull(reference, &PullOptions::default(), self.out.output())?;
+        let image = pulled
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::NoSuchImage(reference.to_string()))?;
+        self.say(&format!(
+            "Status: {} for {}",
+            if image.up_to_date {
+                "Image is up to date"
+            } else {
+                "Downloaded newer image"
+            },
+            image.name
+        ));
+        Ok(image.id)
     }
 
     /// The image the cache has for `key`, else the one `make` builds
@@ -378,7 +605,7 @@ impl Builder<'_> {
     ) -> Result<Current, EngineError> {
         if !self.opts.no_cache {
             if let Some(id) = self.engine.store.build_cache_get(key)? {
-                self.say(" ---> Using cache")?;
+                self.say(" ---> Using cache");
                 return self.engine.current(id);
             }
         }
@@ -395,10 +622,25 @@ impl Builder<'_> {
         located: &Located<Instruction>,
     ) -> Result<Current, EngineError> {
         self.step += 1;
-        self.say(&format!(
-            "Step {}/{} : {}",
-            self.step, self.total, located.original
-        ))?;
+        self.out.emit(BuildEvent::Step {
+            number: self.step,
+            total: self.total,
+            instruction: &located.original,
+        });
+        let next = self.execute(current, scope, meta_args, located)?;
+        self.out.emit(BuildEvent::StepDone(&short(&next.image)));
+        Ok(next)
+    }
+
+    /// Runs one instruction on `current`: a step of the Dockerfile, or an
+    /// `ONBUILD` trigger.
+    fn execute(
+        &mut self,
+        current: Current,
+        scope: &mut StageScope,
+        meta_args: &BTreeMap<String, String>,
+        located: &Located<Instruction>,
+    ) -> Result<Current, EngineError> {
         let at = self.at(located.line);
         let name = located.value.name();
         let config = config_of(&current.doc);
@@ -467,25 +709,28 @@ impl Builder<'_> {
             Instruction::Workdir(_) => self.workdir(current, scope, located, &vars)?,
             Instruction::Run(run) => self.run(current, scope, located, run)?,
             Instruction::Copy(copy) => {
-                if copy.from.is_some() {
-                    return Err(step_error(&at, name, "--from is not supported yet"));
-                }
-                let chown = copy.chown.as_deref().map(ex).transpose()?;
-                let chmod = copy.chmod.as_deref().map(ex).transpose()?;
-                self.copy(
-                    current,
-                    located,
-                    &copy.sources,
-                    &copy.dest,
-                    chown,
-                    chmod,
-                    &ex,
-                )?
+                let flags = copy::CopyFlags {
+                    sources: &copy.sources,
+                    dest: &copy.dest,
+                    from: copy.from.as_deref(),
+                    chown: copy.chown.as_deref().map(ex).transpose()?,
+                    chmod: copy.chmod.as_deref().map(ex).transpose()?,
+                    checksum: None,
+                    unpack: None,
+                };
+                self.copy(current, located, flags, &ex)?
             }
             Instruction::Add(add) => {
-                let chown = add.chown.as_deref().map(ex).transpose()?;
-                let chmod = add.chmod.as_deref().map(ex).transpose()?;
-                self.copy(current, located, &add.sources, &add.dest, chown, chmod, &ex)?
+                let flags = copy::CopyFlags {
+                    sources: &add.sources,
+                    dest: &add.dest,
+                    from: None,
+                    chown: add.chown.as_deref().map(ex).transpose()?,
+                    chmod: add.chmod.as_deref().map(ex).transpose()?,
+                    checksum: add.checksum.as_deref().map(ex).transpose()?,
+                    unpack: add.unpack,
+                };
+                self.copy(current, located, flags, &ex)?
             }
             Instruction::From(_) => unreachable!("FROM starts a stage"),
             other => {
@@ -515,7 +760,6 @@ impl Builder<'_> {
                 result?
             }
         };
-        self.say(&format!(" ---> {}", short(&next.image)))?;
         Ok(next)
     }
 

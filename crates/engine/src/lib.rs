@@ -32,7 +32,10 @@ use berth_reference::Reference;
 use berth_store::{Digest, Store};
 
 pub use attach::{AttachEvent, AttachInput, AttachSession};
-pub use build::BuildOptions;
+pub use build::{
+    BuildCachePruned, BuildEvent, BuildOptions, BuildProgress, BuildSecret, ClassicOutput,
+    StageLabel,
+};
 pub use commit::{Change, ChangeKind, CommitOptions};
 pub use config::ImageConfig;
 pub use container::{

@@ -700,6 +700,30 @@ pub(crate) fn build_step_images(
         .map_err(|e| StoreError::db("read the build cache", e))
 }
 
+/// Images only build steps know: in the build cache, without a tag, a
+/// repo digest or a container.
+pub(crate) fn unused_build_step_images(c: &Connection) -> Result<Vec<Digest>, StoreError> {
+    let mut stmt = c
+        .prepare(
+            "SELECT DISTINCT b.image_id FROM build_cache b
+             WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.image_id = b.image_id)
+               AND NOT EXISTS (SELECT 1 FROM repo_digests r WHERE r.image_id = b.image_id)
+               AND NOT EXISTS (SELECT 1 FROM containers k WHERE k.image_id = b.image_id)",
+        )
+        .map_err(|e| StoreError::db("find unused build cache images", e))?;
+    let rows = stmt
+        .query_map([], |r| digest_col(r, 0))
+        .map_err(|e| StoreError::db("find unused build cache images", e))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(|e| StoreError::db("find unused build cache images", e))
+}
+
+pub(crate) fn clear_build_cache(c: &Connection) -> Result<(), StoreError> {
+    c.execute("DELETE FROM build_cache", [])
+        .map_err(|e| StoreError::db("clear the build cache", e))?;
+    Ok(())
+}
+
 pub(crate) fn build_cache_put(c: &Connection, key: &str, image: &Digest) -> Result<(), StoreError> {
     c.execute(
         "INSERT OR REPLACE INTO build_cache (key, image_id, created) VALUES (?1, ?2, ?3)",

@@ -377,6 +377,26 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the build cache, in one transaction: the images only build
+    /// steps know (no tag, repo digest or container), with `all` every
+    /// cache entry as well, then the layers and blobs nothing uses any more.
+    /// Returns the deleted images.
+    pub fn prune_build_cache(&mut self, all: bool) -> Result<(Vec<Digest>, Removed), StoreError> {
+        let tx = self.db.write()?;
+        let ids = db::unused_build_step_images(&tx)?;
+        for id in &ids {
+            db::delete_image(&tx, id)?;
+        }
+        if all {
+            db::clear_build_cache(&tx)?;
+        }
+        let (removed, trash) = collect_garbage(&tx, &self.root, &self.content)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit build cache removal", e))?;
+        drop(trash);
+        Ok((ids, removed))
+    }
+
     /// Removes a tag; false if there was no such tag.
     pub fn untag(&mut self, name: &str) -> Result<bool, StoreError> {
         let tx = self.db.write()?;

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod build;
+pub mod builder_prune;
 pub mod commit;
 pub mod container_prune;
 pub mod cp;

@@ -1,6 +1,13 @@
 //! A `RUN` step: a container over the step's image with a fresh writable
 //! layer, run in the foreground like `run --rm`, never recorded as a
 //! container; its writable layer becomes the step's layer.
+//!
+//! Heredocs run as BuildKit runs them: a lone `RUN <<EOF` runs its body
+//! with the stage's shell (or, when the body starts with `#!`, as a file
+//! the shell executes, so the shebang's interpreter runs it); any other
+//! line (`RUN <<EOF bash`, `RUN python3 <<EOF`, several heredocs) goes to
+//! the shell with its bodies after it, and the shell does the rest, quoted
+//! delimiters and `<<-` included. The builder expands nothing in them.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -13,11 +20,13 @@ use berth_store::{ContainerRecord, StagedLayer};
 use rand::Rng;
 
 use berth_build::StepKey;
-use berth_dockerfile::{Command, Instruction, Located};
+use berth_dockerfile::{expand_words, Command, Heredoc, Instruction, Located, NetworkMode};
 use serde_json::{json, Map, Value};
 
-use super::{config_of, env_of, step_error, Builder, Current, StageScope};
-use crate::container::{now_rfc3339, ContainerInfo, ContainerOptions};
+use super::mountpoints::Mountpoints;
+use super::mounts::{hide_ignored, StepMount, SCRIPT_DIR};
+use super::{config_of, env_of, step_error, variables, Builder, Current, StageScope};
+use crate::container::{now_rfc3339, ContainerInfo, ContainerOptions, MountOption};
 use crate::{Engine, EngineError};
 
 /// What a `RUN` step runs.
@@ -26,6 +35,8 @@ pub(super) struct StepRun {
     /// Build args as `KEY=value`, added to the image's environment.
     pub env: Vec<String>,
     pub network: String,
+    /// `--mount`s, and the file of a heredoc script.
+    pub mounts: Vec<StepMount>,
     /// The container's stdout and stderr; discarded when `None`.
     pub output: Option<OwnedFd>,
 }
@@ -65,6 +76,11 @@ impl Engine {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| EngineError::io(format!("create {}", dir.display()), e))?;
         }
+        // Dropped before `guard`, which removes the directory the mounts
+        // live in.
+        let host = self.mount_step(&dir, step.mounts)?;
+        let mut env = step.env;
+        env.extend(host.env.iter().cloned());
         let info = ContainerInfo {
             record: ContainerRecord {
                 id: id.clone(),
@@ -84,8 +100,9 @@ impl Engine {
                 image: current.image.to_string(),
                 cmd: step.args,
                 entrypoint: Some(String::new()),
-                env: step.env,
+                env,
                 network: step.network,
+                mounts: host.options.clone(),
                 ..ContainerOptions::default()
             },
         };
@@ -93,6 +110,17 @@ impl Engine {
             .and_then(|()| out.flush())
             .map_err(|e| EngineError::io("write build output", e))?;
         self.prepare_bundle(&info, &dir)?;
+        let targets: Vec<String> = host
+            .options
+            .iter()
+            .map(|m| match m {
+                MountOption::Bind { target, .. } | MountOption::Tmpfs { target, .. } => {
+                    target.clone()
+                }
+            })
+            .collect();
+        let mountpoints = Mountpoints::find(&dir.join("rootfs"), &targets)
+            .map_err(|e| EngineError::io("look for the build mounts' mountpoints", e))?;
         let backend = self.backend("")?;
         let (stdout, stderr) = match step.output {
             Some(fd) => {
@@ -120,6 +148,9 @@ impl Engine {
         if code != 0 {
             return Ok(StepExit::Failed(code));
         }
+        mountpoints
+            .remove(&dir.join("upper"))
+            .map_err(|e| EngineError::io("remove the build mounts' mountpoints", e))?;
         let layers: Vec<PathBuf> = current
             .layers
             .iter()
@@ -127,8 +158,40 @@ impl Engine {
             .map(|l| self.store.layer_diff_dir(&l.chain_id))
             .collect();
         let layer = self.stage_container_layer(&id, &dir.join("upper"), &layers)?;
+        drop(host);
         drop(guard);
         Ok(StepExit::Done(layer))
+    }
+}
+
+/// The shell form's command line with each heredoc's body and delimiter
+/// after it, as a shell reads a heredoc.
+fn with_bodies(text: &str, heredocs: &[Heredoc]) -> String {
+    let mut full = text.to_string();
+    for doc in heredocs {
+        full.push('\n');
+        full.push_str(&doc.content);
+        full.push_str(&doc.name);
+    }
+    full
+}
+
+/// What a shell-form `RUN` with heredocs hands its shell, and the script
+/// file to mount when the body runs as one.
+fn heredoc_command(text: &str, heredocs: &[Heredoc]) -> (String, Option<StepMount>) {
+    let no_variables = |_: &str| None;
+    let lone = heredocs.len() == 1
+        && expand_words(text.trim(), '\\', &no_variables).is_ok_and(|words| words.len() == 1);
+    match heredocs {
+        [doc] if lone && doc.content.starts_with("#!") => (
+            format!("{SCRIPT_DIR}/{}", doc.name),
+            Some(StepMount::Script {
+                name: doc.name.clone(),
+                content: doc.content.clone(),
+            }),
+        ),
+        [doc] if lone => (doc.content.clone(), None),
+        _ => (with_bodies(text, heredocs), None),
     }
 }
 
@@ -141,14 +204,8 @@ impl Builder<'_> {
         run: &berth_dockerfile::RunInstruction,
     ) -> Result<Current, EngineError> {
         let at = self.at(located.line);
-        if !run.mounts.is_empty() || !run.heredocs.is_empty() {
-            return Err(step_error(
-                &at,
-                "RUN",
-                "--mount and heredocs are not supported yet",
-            ));
-        }
         let config = config_of(&current.doc);
+        let mut script = None;
         let args = match &run.command {
             Command::Exec(args) => args.clone(),
             Command::Shell(text) => {
@@ -163,15 +220,45 @@ impl Builder<'_> {
                     })
                     .filter(|s: &Vec<String>| !s.is_empty())
                     .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                shell.push(text.clone());
+                if run.heredocs.is_empty() {
+                    shell.push(text.clone());
+                } else {
+                    let (command, file) = heredoc_command(text, &run.heredocs);
+                    shell.push(command);
+                    script = file;
+                }
                 shell
             }
         };
         let created_by = match &run.command {
             Command::Exec(args) => format!("RUN {}", json!(args)),
-            Command::Shell(text) => format!("RUN {text}"),
+            Command::Shell(text) => format!("RUN {}", with_bodies(text, &run.heredocs)),
         };
-        let key = StepKey::run(current.image.to_string(), &created_by, scope.args.clone())
+        let workdir = config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string();
+        let vars = variables(&config, scope);
+        let (mut mounts, mount_keys) = self.step_mounts(&at, &run.mounts, &vars, &workdir)?;
+        mounts.extend(script);
+        let network = match run.network {
+            NetworkMode::Default => self.opts.network.clone(),
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+        };
+        // Mounts and `--network` change what the command sees, so they are
+        // part of the key; `created_by` stays the command alone.
+        let mut key_text = created_by.clone();
+        for key in &mount_keys {
+            key_text.push('\n');
+            key_text.push_str(key);
+        }
+        if run.network != NetworkMode::Default {
+            key_text.push_str(&format!("\n--network={network}"));
+        }
+        let key = StepKey::run(current.image.to_string(), &key_text, scope.args.clone())
             .digest()
             .hex();
         let env_keys: Vec<String> = env_of(&config).into_iter().map(|(k, _)| k).collect();
@@ -181,12 +268,8 @@ impl Builder<'_> {
             .filter(|(k, _)| !env_keys.contains(k))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let network = match run.network {
-            berth_dockerfile::NetworkMode::Default => self.opts.network.clone(),
-            berth_dockerfile::NetworkMode::None => "none".into(),
-            berth_dockerfile::NetworkMode::Host => "host".into(),
-        };
         self.cached_or(&key, move |b| {
+            hide_ignored(&mut mounts, b.ctx)?;
             let output = b
                 .opts
                 .run_output
@@ -194,16 +277,23 @@ impl Builder<'_> {
                 .map(|fd| fd.try_clone())
                 .transpose()
                 .map_err(|e| EngineError::io("duplicate the build output", e))?;
-            let ran = b.engine.run_build_step(
-                &current,
-                StepRun {
-                    args: args.clone(),
-                    env: arg_env,
-                    network,
-                    output,
-                },
-                &mut *b.out,
-            )?;
+            let ran = b
+                .engine
+                .run_build_step(
+                    &current,
+                    StepRun {
+                        args: args.clone(),
+                        env: arg_env,
+                        network,
+                        mounts,
+                        output,
+                    },
+                    &mut *b.out,
+                )
+                .map_err(|e| match e {
+                    EngineError::BuildStep(message) => step_error(&at, "RUN", message),
+                    other => other,
+                })?;
             let layer = match ran {
                 StepExit::Done(layer) => layer,
                 StepExit::Failed(code) => {
