@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # berth's main job so far, end to end: make a base image, import it, list,
-# inspect, save and load it back, then run containers from it. Uses its own state directory unless
+# inspect, save and load it back, run containers from it, then build an
+# example app from a Dockerfile and run it. Uses its own state directory unless
 # BERTH_ROOT is set. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,5 +50,11 @@ $berth stats --no-stream ticker
 step "berth stop -t 1 ticker && berth rm ticker"
 $berth stop -t 1 ticker
 $berth rm ticker
+step "berth build -t hello-web --build-arg GREETING='hello from a berth build' examples/hello-web"
+$berth build -t hello-web --build-arg GREETING='hello from a berth build' examples/hello-web
+step "berth run -d --name web --network host hello-web && berth exec web wget -qO- http://127.0.0.1:8080/"
+$berth run -d --name web --network host hello-web
+for _ in $(seq 50); do $berth exec web wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.1; done
+$berth rm -f web >/dev/null
 step "berth system df"
 $berth system df

@@ -188,3 +188,59 @@ fn targets_quiet_iidfile_and_stdin() {
         "base\nfinal\n"
     );
 }
+
+/// The README's example app: a two-stage build whose result serves its page.
+#[test]
+fn example_app_builds_and_serves_its_page() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-web");
+    let out = build(
+        &root,
+        &example,
+        &["-t", "hello-web", "--build-arg", "GREETING=hi there"],
+    );
+    assert!(
+        out.contains("Successfully tagged hello-web:latest"),
+        "{out}"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let env = format!("PORT={port}");
+    root.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "host",
+        "-e",
+        &env,
+        "hello-web",
+    ]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let out = root.run(&["exec", "web", "wget", "-qO-", &url]);
+        if out.status.success() || std::time::Instant::now() > deadline {
+            break stdout_text(&out);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(page.contains("<h1>hi there</h1>"), "{page}");
+    let ps = root.ok(&["ps", "--no-trunc", "--format", "{{.Command}}"]);
+    assert!(
+        ps.contains("/bin/sh -c httpd -f -p \"$PORT\" -h /www"),
+        "{ps}"
+    );
+    // The page template stayed in the first stage.
+    let files = root.ok(&["exec", "web", "ls", "/www"]);
+    assert_eq!(files, "index.html\n");
+    root.ok(&["rm", "-f", "web"]);
+}

@@ -802,6 +802,18 @@ impl Engine {
 }
 
 impl Engine {
+    /// What the container runs (or ran): its image's entrypoint and command
+    /// with the container's overrides, as `ps` shows it.
+    pub fn container_command(&self, info: &ContainerInfo) -> Vec<String> {
+        self.store
+            .content()
+            .read(&info.record.image_id)
+            .ok()
+            .and_then(|raw| crate::config::ImageConfig::parse(&raw).ok())
+            .and_then(|image| crate::monitor::command_line(info, &image).ok())
+            .unwrap_or_default()
+    }
+
     /// `inspect CONTAINER`: docker's JSON shape for the fields berth has.
     pub fn inspect_container(&mut self, s: &str) -> Result<serde_json::Value, EngineError> {
         use serde_json::json;

@@ -211,6 +211,8 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             &hex.trim_start_matches("sha256:")[..12]
         );
         for tag in &a.tag {
+            // docker prints the tag as stored: `app` is `app:latest`.
+            let tag = berth_engine::familiar_tag(tag);
             println!("Successfully tagged {tag}");
         }
     }

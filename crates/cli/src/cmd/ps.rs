@@ -143,10 +143,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             ),
             _ => "Created".to_string(),
         };
-        let mut command = c.options.cmd.join(" ");
-        if let Some(e) = &c.options.entrypoint {
-            command = format!("{e} {command}").trim().to_string();
-        }
+        let mut command = engine.container_command(&c).join(" ");
         if !a.no_trunc && command.chars().count() > 20 {
             command = command.chars().take(19).collect::<String>() + "…";
         }
