@@ -320,15 +320,14 @@ fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
     assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
 }
 
-/// The pid of the `berth monitor ID` process, found in /proc.
+/// The pid of the `berth __monitor ROOT ID` process, found in /proc.
 fn monitor_pid(id: &str) -> Option<i32> {
-    let needle = format!("monitor\0{id}");
     fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: i32 = e.file_name().to_str()?.parse().ok()?;
         let cmdline = fs::read(e.path().join("cmdline")).ok()?;
-        String::from_utf8_lossy(&cmdline)
-            .contains(&needle)
-            .then_some(pid)
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let args: Vec<&str> = cmdline.split('\0').collect();
+        (args.get(1) == Some(&"__monitor") && args.get(3) == Some(&id)).then_some(pid)
     })
 }
 

@@ -110,9 +110,6 @@ enum Command {
     Rm(cmd::rm::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(cmd::wait::Args),
-    /// Runs one container to its end (started by run and start)
-    #[command(hide = true)]
-    Monitor(cmd::monitor::Args),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -185,8 +182,33 @@ enum SystemCommand {
     Df(cmd::df::Args),
 }
 
+/// Logs to stderr at `level` (`warn` when it does not parse).
+fn init_tracing(level: &str) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+}
+
+fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(monitor) = cmd::monitor::Invocation::from_args(&args) {
+        init_tracing(&std::env::var("BERTH_LOG").unwrap_or_default());
+        return exit_code(monitor.and_then(cmd::monitor::run));
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
@@ -194,13 +216,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    init_tracing(&cli.log_level);
     // The runtime and the monitor work from other directories: a relative
     // --root must mean the same place to them.
     let root = std::path::absolute(&cli.root).unwrap_or(cli.root);
@@ -266,18 +282,11 @@ fn main() -> ExitCode {
         Command::Container(ContainerCommand::Export(a)) => cmd::export::run(&root, a),
         Command::Rm(a) => cmd::rm::run(&root, a),
         Command::Wait(a) => cmd::wait::run(&root, a),
-        Command::Monitor(a) => cmd::monitor::run(&root, a),
         Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("Error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    exit_code(result)
 }
 
 #[cfg(test)]

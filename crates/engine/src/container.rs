@@ -2,7 +2,7 @@
 //! remove, wait, list, logs.
 //!
 //! A started container is owned by a monitor: berth re-executed as
-//! `berth monitor ID` (as podman has conmon). The monitor mounts the rootfs,
+//! `berth __monitor ROOT ID` (as podman has conmon). The monitor mounts the rootfs,
 //! starts the container with the runtime, becomes its subreaper, copies its
 //! output to the json-file log (and to the terminal for a foreground run),
 //! records the exit code and cleans up. The CLI can exit or be killed at
@@ -500,11 +500,9 @@ impl Engine {
             })?;
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| EngineError::io("connect to the container monitor", e))?;
+        // The monitor's command line (berth's cli reads it: cmd/monitor.rs).
         let mut cmd = Command::new(exe);
-        cmd.arg("--root")
-            .arg(root)
-            .arg("monitor")
-            .arg(&info.record.id);
+        cmd.arg("__monitor").arg(root).arg(&info.record.id);
         if opts.attach && opts.stdin {
             cmd.arg("--stdin-once");
         }

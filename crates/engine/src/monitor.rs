@@ -1,4 +1,4 @@
-//! The per-container monitor (`berth monitor ID`): mounts the rootfs,
+//! The per-container monitor (`berth __monitor ROOT ID`): mounts the rootfs,
 //! writes the OCI bundle, starts the container with the runtime, reaps it
 //! as its subreaper, logs its output and serves it to attached clients,
 //! records its exit, applies the restart policy, cleans up.

@@ -215,6 +215,9 @@ pub fn seccomp_for(
             if !is_compat_arch(arch, image_arch) {
                 if let (Some(f), Some(native)) = (filter.as_mut(), seccomp_arch(arch)) {
                     f.set_architectures(Some(vec![native]));
+                    if arch == "amd64" {
+                        drop_syscalls(f, X86_32_ONLY);
+                    }
                 }
             }
             Ok(filter)
@@ -226,6 +229,96 @@ pub fn seccomp_for(
             convert(&profile, capabilities, arch, kernel)
         }
     }
+}
+
+/// Syscalls of docker's profile that exist only for 32-bit x86 (none of
+/// them has an x86_64 number). A filter for x86_64 alone gains nothing from
+/// them, and each costs libseccomp a failed lookup when runc compiles the
+/// filter: about 2 ms of every start.
+const X86_32_ONLY: &[&str] = &[
+    "_llseek",
+    "_newselect",
+    "chown32",
+    "clock_adjtime64",
+    "clock_getres_time64",
+    "clock_gettime64",
+    "clock_nanosleep_time64",
+    "fadvise64_64",
+    "fchown32",
+    "fcntl64",
+    "fstat64",
+    "fstatat64",
+    "fstatfs64",
+    "ftruncate64",
+    "futex_time64",
+    "getegid32",
+    "geteuid32",
+    "getgid32",
+    "getgroups32",
+    "getresgid32",
+    "getresuid32",
+    "getuid32",
+    "io_pgetevents_time64",
+    "ipc",
+    "lchown32",
+    "lstat64",
+    "mmap2",
+    "mq_timedreceive_time64",
+    "mq_timedsend_time64",
+    "ppoll_time64",
+    "pselect6_time64",
+    "recv",
+    "recvmmsg_time64",
+    "rt_sigtimedwait_time64",
+    "sched_rr_get_interval_time64",
+    "semtimedop_time64",
+    "send",
+    "sendfile64",
+    "setfsgid32",
+    "setfsuid32",
+    "setgid32",
+    "setgroups32",
+    "setregid32",
+    "setresgid32",
+    "setresuid32",
+    "setreuid32",
+    "setuid32",
+    "sigprocmask",
+    "sigreturn",
+    "socketcall",
+    "stat64",
+    "statfs64",
+    "timer_gettime64",
+    "timer_settime64",
+    "timerfd_gettime64",
+    "timerfd_settime64",
+    "truncate64",
+    "ugetrlimit",
+    "utimensat_time64",
+    "waitpid",
+];
+
+/// Removes `names` from every rule of `filter`, and rules left empty.
+fn drop_syscalls(filter: &mut LinuxSeccomp, names: &[&str]) {
+    let Some(rules) = filter.syscalls().clone() else {
+        return;
+    };
+    let rules = rules
+        .into_iter()
+        .filter_map(|mut rule| {
+            let kept: Vec<String> = rule
+                .names()
+                .iter()
+                .filter(|n| !names.contains(&n.as_str()))
+                .cloned()
+                .collect();
+            (!kept.is_empty()).then(|| {
+                rule.set_names(kept);
+                rule
+            })
+        })
+        .collect();
+    filter.set_syscalls(Some(rules));
 }
 
 /// Whether an `image_arch` image runs on an `arch` host through one of the
@@ -1275,6 +1368,27 @@ mod tests {
         };
         assert_eq!(native("amd64"), vec![Arch::ScmpArchX86_64]);
         assert_eq!(native(""), vec![Arch::ScmpArchX86_64]);
+        let names = |image_arch| -> Vec<String> {
+            seccomp_for(
+                &SeccompMode::Default,
+                &defaults(),
+                "amd64",
+                image_arch,
+                None,
+            )
+            .unwrap()
+            .unwrap()
+            .syscalls()
+            .clone()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.names().clone())
+            .collect()
+        };
+        let native_names = names("amd64");
+        assert!(native_names.iter().any(|n| n == "chown"));
+        assert!(!native_names.iter().any(|n| n == "chown32"));
+        assert!(names("386").iter().any(|n| n == "chown32"));
         assert_eq!(
             native("386"),
             vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32]
