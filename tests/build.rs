@@ -244,3 +244,33 @@ fn example_app_builds_and_serves_its_page() {
     assert_eq!(files, "index.html\n");
     root.ok(&["rm", "-f", "web"]);
 }
+
+#[test]
+fn system_prune_removes_stopped_containers_and_build_cache() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = context(&root);
+    build(&root, &dir, &["-t", "app:1"]);
+    root.ok(&["run", "--name", "done", "app:1"]);
+    root.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "60"]);
+    let before = root.ok(&["images", "-aq"]).lines().count();
+    assert!(before > 2, "build steps are images: {before}");
+
+    let out = root.ok(&["system", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    // Build steps' images go with the dangling ones.
+    assert!(out.contains("Deleted Images:"), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    let names = root.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(names, "up\n", "a running container stays");
+    let images = root.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        images.contains("app:1") && images.contains("busybox:latest"),
+        "{images}"
+    );
+    let rebuilt = build(&root, &dir, &["-t", "app:1"]);
+    assert!(!rebuilt.contains("Using cache"), "{rebuilt}");
+    root.ok(&["rm", "-f", "up"]);
+}

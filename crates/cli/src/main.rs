@@ -180,6 +180,8 @@ enum ContainerCommand {
 enum SystemCommand {
     /// Show disk usage
     Df(cmd::df::Args),
+    /// Remove stopped containers, unused images and build cache
+    Prune(cmd::system_prune::Args),
 }
 
 /// Logs to stderr at `level` (`warn` when it does not parse).
@@ -284,6 +286,7 @@ fn main() -> ExitCode {
         Command::Wait(a) => cmd::wait::run(&root, a),
         Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
+        Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };
     exit_code(result)

@@ -1,4 +1,3 @@
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::Result;
@@ -22,11 +21,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         } else {
             "WARNING! This will remove all dangling build cache."
         };
-        print!("{warning} Are you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !super::confirm(&format!("{warning} "))? {
             return Ok(0);
         }
     }

@@ -1,4 +1,3 @@
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::Result;
@@ -11,14 +10,8 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    if !a.force {
-        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-            return Ok(0);
-        }
+    if !a.force && !super::confirm("WARNING! This will remove all stopped containers.\n")? {
+        return Ok(0);
     }
     let mut engine = super::open(root)?;
     let removed = engine.prune_containers()?;

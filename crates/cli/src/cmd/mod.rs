@@ -37,10 +37,12 @@ pub mod save;
 pub mod start;
 pub mod stats;
 pub mod stop;
+pub mod system_prune;
 pub mod tag;
 pub mod top;
 pub mod wait;
 
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -48,4 +50,15 @@ use berth_engine::Engine;
 
 pub fn open(root: &Path) -> Result<Engine> {
     Engine::open(root).with_context(|| format!("open berth state at {}", root.display()))
+}
+
+/// Asks docker's `Are you sure you want to continue? [y/N]` after
+/// `warning` (which ends in the space or newline docker puts there); true
+/// for a yes.
+pub fn confirm(warning: &str) -> Result<bool> {
+    print!("{warning}Are you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }

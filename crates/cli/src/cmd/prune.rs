@@ -1,4 +1,3 @@
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::Result;
@@ -27,11 +26,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        print!("{warning}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !super::confirm(&format!("{warning}\n"))? {
             return Ok(0);
         }
     }
