@@ -321,3 +321,30 @@ fn restart_stops_and_starts_again() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nope"));
 }
+
+#[test]
+fn restart_keeps_an_auto_removed_container_until_it_stops() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let _cleanup = RemoveContainers(&root);
+    root.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "tmp",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    root.ok(&["exec", "tmp", "touch", "/kept"]);
+    assert_eq!(root.ok(&["restart", "-t", "5", "tmp"]), "tmp\n");
+    assert_eq!(inspect(&root, "{{.State.Status}}", "tmp"), "running");
+    // docker keeps the writable layer across a restart.
+    root.ok(&["exec", "tmp", "ls", "/kept"]);
+    root.ok(&["stop", "-t", "5", "tmp"]);
+    assert_eq!(root.ok(&["ps", "-aq"]), "", "removed once it stops");
+}

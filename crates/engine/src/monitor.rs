@@ -40,6 +40,9 @@ pub(crate) const LOG_FILE: &str = "container.log";
 /// Written by `stop` and `rm` before they signal: the restart policy does
 /// not bring back a container a user stopped.
 pub(crate) const STOPPED_BY_USER: &str = "stopped-by-user";
+/// Written by `restart` before it stops a `--rm` container: that exit does
+/// not remove it (docker's restart of an auto-removed container).
+pub(crate) const RESTARTING: &str = "restarting";
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
@@ -226,6 +229,7 @@ impl Engine {
         let mut restarts = RestartManager::new(policy);
         let stop_marker = dir.join(STOPPED_BY_USER);
         let _ = std::fs::remove_file(&stop_marker);
+        let _ = std::fs::remove_file(dir.join(RESTARTING));
         let mut record = info.record.clone();
         record.restart_count = 0;
         let mut first = true;
@@ -313,10 +317,13 @@ impl Engine {
                 None => break code,
             }
         };
-        if info.options.auto_remove {
+        if info.options.auto_remove && !dir.join(RESTARTING).exists() {
             // Unmounts as well; the runtime removed its part already.
             self.destroy_container(&record.id, None)?;
         } else {
+            if info.options.auto_remove {
+                OverlayMount::unmount(&dir.join("rootfs"))?;
+            }
             record.status = "exited".into();
             record.exit_code = Some(code);
             record.finished_at = Some(now_rfc3339());
@@ -394,6 +401,12 @@ impl Engine {
             .collect();
         lower.reverse();
         let rootfs = dir.join("rootfs");
+        if info.options.auto_remove {
+            // A volatile overlay leaves this mark, and overlay refuses to
+            // mount the layer again while it exists; the layer of a
+            // restarted --rm container is kept anyway.
+            let _ = std::fs::remove_dir_all(dir.join("work/work/incompat"));
+        }
         OverlayMount {
             lower,
             upper: dir.join("upper"),

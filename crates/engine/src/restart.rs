@@ -21,6 +21,14 @@ impl Engine {
         signal: Option<i32>,
         root: &Path,
     ) -> Result<String, EngineError> {
+        let info = self.container(s)?;
+        if info.options.auto_remove {
+            let marker = self
+                .container_dir(&info.record.id)
+                .join(crate::monitor::RESTARTING);
+            std::fs::write(&marker, b"")
+                .map_err(|e| EngineError::io(format!("write {}", marker.display()), e))?;
+        }
         let id = match signal {
             None => self.stop_container(s, timeout)?,
             Some(signal) => self.stop_with_signal(s, timeout, signal)?,
