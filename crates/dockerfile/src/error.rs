@@ -98,6 +98,10 @@ pub enum ExpandError {
     /// More nested `${…}` groups than the lexer accepts.
     #[error("variable substitution nested too deeply")]
     TooDeep,
+    /// A result longer than its input plus 1 MiB (pattern substitutions
+    /// can multiply lengths).
+    #[error("variable substitution result too long (over 1 MiB more than its input)")]
+    TooLong,
     /// A `#`, `%` or `/` pattern with a bad escape.
     #[error("invalid pattern ({pattern}) in substitution: {reason}")]
     InvalidPattern { pattern: String, reason: String },

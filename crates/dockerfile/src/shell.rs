@@ -56,8 +56,10 @@ pub(crate) fn process(
     mode: Mode,
     lookup: Lookup,
 ) -> Result<(String, Vec<String>), ExpandError> {
+    let chars: Vec<char> = word.chars().collect();
     let mut lexer = Lexer {
-        chars: word.chars().collect(),
+        limit: word.len() + MAX_GROWTH,
+        chars,
         pos: 0,
         escape,
         mode,
@@ -79,10 +81,19 @@ struct Lexer<'a> {
     lookup: Lookup<'a>,
     /// Open `${` groups, bounded so hostile input cannot exhaust the stack.
     depth: usize,
+    /// The longest result (and nested word) allowed, in bytes.
+    limit: usize,
 }
 
 /// Deeper `${…${…}}` nesting than any real Dockerfile uses.
 const MAX_DEPTH: usize = 64;
+
+/// How much longer than its input an expansion may get. Each nested
+/// `${x//pattern/replacement}` multiplies lengths (an empty pattern matches
+/// between every character), so a few hundred bytes could otherwise ask for
+/// gigabytes; no real value comes near it, as the kernel refuses a single
+/// environment string over 128 KiB.
+const MAX_GROWTH: usize = 1 << 20;
 
 /// Accumulates whitespace-separated words alongside the single result.
 #[derive(Default)]
@@ -159,6 +170,7 @@ impl Lexer<'_> {
             let quote = !self.mode.skip_quotes && (ch == '\'' || ch == '"');
             if ch == '$' {
                 let value = self.dollar()?;
+                self.check_length(result.len() + value.len())?;
                 words.add_str(&value);
                 result.push_str(&value);
             } else if quote {
@@ -233,6 +245,7 @@ impl Lexer<'_> {
                 }
                 Some('$') => {
                     let value = self.dollar()?;
+                    self.check_length(result.len() + value.len())?;
                     result.push_str(&value);
                 }
                 Some(mut ch) => {
@@ -260,6 +273,13 @@ impl Lexer<'_> {
 
     fn lookup(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
+    }
+
+    fn check_length(&self, len: usize) -> Result<(), ExpandError> {
+        if len > self.limit {
+            return Err(ExpandError::TooLong);
+        }
+        Ok(())
     }
 
     fn dollar(&mut self) -> Result<String, ExpandError> {
@@ -377,12 +397,13 @@ impl Lexer<'_> {
             return Ok(format!("${{{name}{slash}{pattern}/{replacement}}}"));
         }
         let tokens = compile_pattern(&pattern)?;
-        Ok(replace_matches(
+        replace_matches(
             &value.unwrap_or_default(),
             &tokens,
             &replacement,
             all,
-        ))
+            self.limit,
+        )
     }
 
     /// Reads a nested word up to `stop`; running out of input is reported as
@@ -532,7 +553,14 @@ fn trim_suffix(value: &str, tokens: &[Token], greedy: bool) -> String {
 
 /// Replaces the leftmost-longest match (or every non-overlapping one),
 /// skipping an empty match right after a previous match like Go's regexp.
-fn replace_matches(value: &str, tokens: &[Token], replacement: &str, all: bool) -> String {
+/// A result over `limit` bytes is an error.
+fn replace_matches(
+    value: &str,
+    tokens: &[Token],
+    replacement: &str,
+    all: bool,
+    limit: usize,
+) -> Result<String, ExpandError> {
     let chars: Vec<char> = value.chars().collect();
     let mut out = String::new();
     let mut last_end = 0;
@@ -544,6 +572,9 @@ fn replace_matches(value: &str, tokens: &[Token], replacement: &str, all: bool) 
         let Some((start, end)) = found else { break };
         out.extend(&chars[last_end..start]);
         if end > last_end || start == 0 {
+            if out.len() + replacement.len() > limit {
+                return Err(ExpandError::TooLong);
+            }
             out.push_str(replacement);
         }
         last_end = end;
@@ -553,7 +584,7 @@ fn replace_matches(value: &str, tokens: &[Token], replacement: &str, all: bool) 
         search = if end > search { end } else { search + 1 };
     }
     out.extend(&chars[last_end.min(chars.len())..]);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -702,6 +733,28 @@ mod tests {
         );
         let fine = format!("{}x{}", "${a:-".repeat(20), "}".repeat(20));
         assert_eq!(ex(&fine, &[]), "x");
+    }
+
+    #[test]
+    fn nested_replacements_cannot_exhaust_memory() {
+        // Found by the fuzzer: an empty pattern matches at the 3 places
+        // around "ab", so each level triples the replacement; 40 levels
+        // would ask for 3^40 characters.
+        let vars = [("x", "ab")];
+        let mut word = "r".to_string();
+        for _ in 0..40 {
+            word = format!("${{x///{word}}}");
+        }
+        assert_eq!(
+            ex_err(&word, &vars),
+            "variable substitution result too long (over 1 MiB more than its input)"
+        );
+        let mut word = "r".to_string();
+        for _ in 0..3 {
+            word = format!("${{x///{word}}}");
+        }
+        // 3 × 1 + 2, 3 × 5 + 2, 3 × 17 + 2.
+        assert_eq!(ex(&word, &vars).len(), 53);
     }
 
     #[test]
