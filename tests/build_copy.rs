@@ -95,8 +95,8 @@ COPY --from=busybox /bin/busybox /bb
          cat /followed/link; cmp /bb /bin/busybox && stat -c %a /bb",
     );
     assert_eq!(
-        shown, "built\n750 0:0\napp\nlink\napp\nbuilt\n755\n",
-        "a file from the builder keeps its bytes and mode, is owned by root; \
+        shown, "built\n750 5:6\napp\nlink\napp\nbuilt\n755\n",
+        "a file from the builder keeps its bytes and mode, and its owner (docker keeps it without --chown); \
          the removed file does not come along"
     );
 

@@ -122,6 +122,9 @@ struct StageScope {
     cmd_set: bool,
 }
 
+/// The `PATH` docker's builders set when a base image has none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -551,6 +554,19 @@ impl Builder<'_> {
                 })?
             }
         };
+        // Both docker builders give a stage whose base sets no PATH the
+        // default one; it lands in the stage's next image.
+        let mut config = config_of(&current.doc);
+        if !env_of(&config).iter().any(|(k, _)| k == "PATH") {
+            let mut env = config
+                .get("Env")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            env.push(json!(DEFAULT_PATH));
+            config.insert("Env".into(), Value::Array(env));
+            current.doc.insert("config".into(), Value::Object(config));
+        }
         // The child's config is this build's: ONBUILD triggers were the
         // base's to give, and run now.
         let mut config = config_of(&current.doc);
@@ -823,6 +839,23 @@ impl Builder<'_> {
                 .any(|d| d.join(path.trim_start_matches('/')).is_dir())
         };
         let missing = dir != "/" && !exists(&dir);
+        // BuildKit makes the missing directories the current USER's.
+        let user = config_of(&current.doc)
+            .get("User")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let owner = if missing && !user.is_empty() {
+            let fs = berth_build::ImageFs::open(&dirs)?;
+            let (uid, gid) = berth_build::resolve_chown(&fs, &user, &at, "WORKDIR")?;
+            Ownership {
+                uid: u64::from(uid),
+                gid: u64::from(gid),
+                ..Ownership::default()
+            }
+        } else {
+            Ownership::default()
+        };
         self.cached_or(&key, move |b| {
             let mut doc = current.doc;
             let mut config = config_of(&doc);
@@ -833,7 +866,11 @@ impl Builder<'_> {
                     io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
                 let dir = dir.clone();
                 let stage = std::thread::spawn(move || {
-                    layer::write_dirs(&[dir], &Ownership::default(), &|_| false, writer).map(drop)
+                    let exists = |path: &str| {
+                        dirs.iter()
+                            .any(|d| d.join(path.trim_start_matches('/')).is_dir())
+                    };
+                    layer::write_dirs(&[dir], &owner, &exists, writer).map(drop)
                 });
                 let staged = b.engine.store.stage_layer(reader);
                 stage

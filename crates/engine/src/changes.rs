@@ -168,7 +168,12 @@ pub(crate) fn apply(
             config.insert("Volumes".into(), Value::Object(map));
         }
         Instruction::StopSignal(s) => {
-            config.insert("StopSignal".into(), json!(ex(s)?));
+            let signal = ex(s)?;
+            // docker refuses a name its signal table lacks.
+            if crate::container::parse_signal(&signal).is_err() {
+                return Err(invalid(change, format!("Invalid signal: {signal}")));
+            }
+            config.insert("StopSignal".into(), json!(signal));
         }
         Instruction::Onbuild(o) => {
             let mut list = config

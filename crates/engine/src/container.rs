@@ -699,7 +699,8 @@ pub fn parse_cpus(value: &str) -> Result<i64, EngineError> {
     Ok(berth_runtime::units::parse_cpus(value)?)
 }
 
-/// A signal by number or name (`9`, `KILL`, `SIGKILL`).
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`, `RTMIN+3`), as
+/// docker's signal table knows them.
 pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
     if let Ok(n) = s.parse::<i32>() {
         if (1..=64).contains(&n) {
@@ -708,13 +709,14 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
     }
     let name = s.to_ascii_uppercase();
     let name = name.strip_prefix("SIG").unwrap_or(&name);
-    const SIGNALS: [(&str, i32); 16] = [
+    const SIGNALS: [(&str, i32); 35] = [
         ("HUP", 1),
         ("INT", 2),
         ("QUIT", 3),
         ("ILL", 4),
         ("TRAP", 5),
         ("ABRT", 6),
+        ("IOT", 6),
         ("BUS", 7),
         ("FPE", 8),
         ("KILL", 9),
@@ -724,12 +726,37 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
         ("PIPE", 13),
         ("ALRM", 14),
         ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
         ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("POLL", 29),
+        ("PWR", 30),
+        ("SYS", 31),
+        ("RTMIN", 34),
+        ("RTMAX", 64),
     ];
+    let realtime = |base: &str, sign: i32| {
+        let n: i32 = name.strip_prefix(base)?.parse().ok()?;
+        let signal = if sign > 0 { 34 + n } else { 64 - n };
+        (1..=15).contains(&n).then_some(signal)
+    };
     SIGNALS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v)
+        .or_else(|| realtime("RTMIN+", 1))
+        .or_else(|| realtime("RTMAX-", -1))
         .ok_or_else(|| EngineError::InvalidContainer(format!("invalid signal: {s}")))
 }
 

@@ -26,8 +26,9 @@ pub(crate) struct Ownership {
     pub uid: u64,
     pub gid: u64,
     pub chmod: Option<u32>,
-    /// Set by `--chown`: entries unpacked from an archive take this owner
-    /// too (otherwise they keep the archive's).
+    /// Set by `--chown`. Without it, what `COPY --from` copies keeps its
+    /// owners in the source image, as in docker; entries unpacked from an
+    /// archive keep the archive's owners either way.
     pub chowned: bool,
 }
 
@@ -183,7 +184,7 @@ pub(crate) fn write_copy<W: Write>(
     for (index, item) in plan.items.iter().enumerate() {
         if unpack.contains(&index) {
             let archive = crate::build::archive::decompressed(files.open(&item.source)?)?;
-            unpack_archive(&mut tar, &plan.dest.path, archive, owner)?;
+            unpack_archive(&mut tar, &plan.dest.path, archive, owner, exists)?;
             continue;
         }
         if item.dest == "/" || parents.contains(&item.dest) {
@@ -197,6 +198,14 @@ pub(crate) fn write_copy<W: Write>(
             ItemSource::Fetched(fetched) => (&EntryKind::File, 0o600, fetched.mtime, fetched.size),
         };
         let mode = owner.chmod.unwrap_or(mode);
+        let owner = &match &item.source {
+            ItemSource::Image(entry) if !owner.chowned => Ownership {
+                uid: u64::from(entry.uid),
+                gid: u64::from(entry.gid),
+                ..*owner
+            },
+            _ => *owner,
+        };
         match kind {
             EntryKind::Dir => {
                 let mut h = header(tar::EntryType::Directory, mode, owner, mtime);
@@ -265,8 +274,12 @@ fn unpack_archive<W: Write>(
     dest: &str,
     archive: impl Read,
     owner: &Ownership,
+    exists: &dyn Fn(&str) -> bool,
 ) -> io::Result<()> {
     let mut input = tar::Archive::new(archive);
+    // Directories this layer has: an entry whose parent the archive left
+    // out gets it made (0755, root), as docker's extraction does.
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     // Symlinks this archive made: nothing may be written through them.
     let mut links: BTreeSet<PathBuf> = BTreeSet::new();
     for entry in input.entries()? {
@@ -302,15 +315,32 @@ fn unpack_archive<W: Write>(
             ));
         }
         links.remove(&relative);
+        let mut missing: Vec<PathBuf> = relative
+            .ancestors()
+            .skip(1)
+            .filter(|above| !above.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .take_while(|above| !dirs.contains(above))
+            .collect();
+        missing.reverse();
+        for above in missing {
+            let above_name = join_dest(dest, &above);
+            if !exists(&above_name) {
+                let mut h = header(tar::EntryType::Directory, 0o755, &Ownership::default(), 0);
+                tar.append_data(&mut h, format!("{above_name}/"), io::empty())?;
+            }
+            dirs.insert(above);
+        }
+        if kind == tar::EntryType::Directory {
+            dirs.insert(relative.clone());
+        }
         let name = join_dest(dest, &relative);
         let stored = entry.header();
         let mode = stored.mode().unwrap_or(0o644);
         let mtime = stored.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(0));
         let mut h = header(kind, mode, owner, mtime);
-        if !owner.chowned {
-            h.set_uid(stored.uid().unwrap_or(0));
-            h.set_gid(stored.gid().unwrap_or(0));
-        }
+        h.set_uid(stored.uid().unwrap_or(0));
+        h.set_gid(stored.gid().unwrap_or(0));
         let xattrs = xattrs_of(&mut entry)?;
         if !xattrs.is_empty() {
             tar.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
@@ -454,7 +484,7 @@ mod tests {
         owner: &Ownership,
     ) -> io::Result<Vec<(String, u64, String)>> {
         let mut out = tar::Builder::new(Vec::new());
-        unpack_archive(&mut out, "/dest", &archive(entries)[..], owner)?;
+        unpack_archive(&mut out, "/dest", &archive(entries)[..], owner, &|_| false)?;
         let bytes = out.into_inner()?;
         let mut written = tar::Archive::new(&bytes[..]);
         let mut result = Vec::new();
@@ -502,10 +532,13 @@ mod tests {
             chmod: None,
             chowned: true,
         };
-        assert!(unpacked(&entries, &chowned)
-            .unwrap()
-            .iter()
-            .all(|(_, uid, _)| *uid == 1000));
+        assert!(
+            unpacked(&entries, &chowned)
+                .unwrap()
+                .iter()
+                .all(|(_, uid, _)| *uid == 7),
+            "--chown does not change what an archive unpacks"
+        );
     }
 
     #[test]
