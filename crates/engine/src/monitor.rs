@@ -235,7 +235,7 @@ impl Engine {
         let mut first = true;
         let code = loop {
             let started = self
-                .prepare_bundle(info, dir)
+                .prepare_bundle(info, dir, opts.tty_size)
                 .and_then(|()| ContainerIo::new(info, opts.tty_size))
                 .and_then(|io| {
                     let running = backend.run(&info.record.id, dir, io.stdio)?;
@@ -389,6 +389,7 @@ impl Engine {
         &mut self,
         info: &ContainerInfo,
         dir: &Path,
+        tty_size: Option<(u16, u16)>,
     ) -> Result<(), EngineError> {
         let image_id = &info.record.image_id;
         let image = ImageConfig::parse(&self.store.content().read(image_id)?)?;
@@ -507,6 +508,7 @@ impl Engine {
             user,
             hostname,
             tty: info.options.tty,
+            console_size: tty_size,
             rootfs,
             readonly_rootfs: info.options.read_only,
             privileged: info.options.privileged,

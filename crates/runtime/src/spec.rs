@@ -170,6 +170,10 @@ pub struct RunConfig {
     pub user: ResolvedUser,
     pub hostname: String,
     pub tty: bool,
+    /// The terminal's size (rows, columns) from its first moment: runc
+    /// sizes the container's console before the process starts, where a
+    /// later SIGWINCH could lose a race with the process reading it.
+    pub console_size: Option<(u16, u16)>,
     pub rootfs: PathBuf,
     pub readonly_rootfs: bool,
     pub privileged: bool,
@@ -270,7 +274,19 @@ pub fn build_spec(c: &RunConfig) -> Result<Spec, RuntimeError> {
     let mut process = Process::default();
     process
         .set_terminal(c.tty.then_some(true))
-        .set_console_size(None)
+        .set_console_size(
+            c.tty
+                .then_some(c.console_size)
+                .flatten()
+                .and_then(|(rows, cols)| {
+                    // Both fields set: building cannot fail.
+                    oci_spec::runtime::BoxBuilder::default()
+                        .height(u64::from(rows))
+                        .width(u64::from(cols))
+                        .build()
+                        .ok()
+                }),
+        )
         .set_user(user)
         .set_args(Some(args))
         .set_env(Some(env))
@@ -977,6 +993,13 @@ mod tests {
         let v = json_of(&c);
         let p = &v["process"];
         assert_eq!(p["terminal"], true);
+        assert!(p.get("consoleSize").is_none(), "no size known: none set");
+        c.console_size = Some((33, 101));
+        let p = json_of(&c)["process"].clone();
+        assert_eq!(
+            p["consoleSize"],
+            serde_json::json!({"height": 33, "width": 101})
+        );
         assert_eq!(p["cwd"], "/tmp");
         assert_eq!(
             p["env"],

@@ -109,7 +109,7 @@ impl Engine {
         writeln!(out, " ---> Running in {}", &id[..12])
             .and_then(|()| out.flush())
             .map_err(|e| EngineError::io("write build output", e))?;
-        self.prepare_bundle(&info, &dir)?;
+        self.prepare_bundle(&info, &dir, None)?;
         let targets: Vec<String> = host
             .options
             .iter()
