@@ -12,9 +12,7 @@ use std::ops::Bound;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Statx, StatxFlags};
@@ -401,39 +399,7 @@ impl BuildContext {
     /// Hashes files on all CPUs, handing out files one at a time so one
     /// large file does not hold up the rest.
     fn hash_files(&self, paths: &[PathBuf]) -> Vec<HashResult> {
-        let workers = thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(paths.len());
-        if workers <= 1 {
-            return paths.iter().map(|path| self.hash_file(path)).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let mut results: Vec<(usize, HashResult)> = thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(path) = paths.get(index) else {
-                                return done;
-                            };
-                            done.push((index, self.hash_file(path)));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        results.sort_by_key(|(index, _)| *index);
-        results.into_iter().map(|(_, result)| result).collect()
+        crate::parallel::parallel_map(paths, |path| self.hash_file(path))
     }
 
     fn hash_file(&self, path: &Path) -> HashResult {
@@ -787,7 +753,7 @@ mod tests {
                 .collect()
         };
         // Let the files age past the racy window.
-        thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(150));
 
         let cold = BuildContext::open(&root, &IgnoreRules::default(), HashCache::load(&cache_file))
             .unwrap();

@@ -17,8 +17,6 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
@@ -332,39 +330,9 @@ impl ImageFs {
     /// The SHA-256 of each file's content, in order, read by as many
     /// threads as there are CPUs.
     pub fn content_hashes(&self, files: &[&ImageEntry]) -> Result<Vec<Digest>, BuildError> {
-        let workers = thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(files.len());
-        if workers <= 1 {
-            return files.iter().map(|entry| self.content_hash(entry)).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let mut results: Vec<(usize, Result<Digest, BuildError>)> = thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(entry) = files.get(index) else {
-                                return done;
-                            };
-                            done.push((index, self.content_hash(entry)));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        results.sort_by_key(|(index, _)| *index);
-        results.into_iter().map(|(_, result)| result).collect()
+        crate::parallel::parallel_map(files, |entry| self.content_hash(entry))
+            .into_iter()
+            .collect()
     }
 
     fn content_hash(&self, entry: &ImageEntry) -> Result<Digest, BuildError> {

@@ -14,6 +14,7 @@ mod dockerignore;
 mod error;
 mod glob;
 mod image_fs;
+mod parallel;
 mod path_clean;
 mod plan;
 mod sources;
