@@ -388,13 +388,7 @@ impl Engine {
             if new.is_none() {
                 entry.insert("empty_layer".into(), json!(true));
             }
-            let mut list = doc
-                .get("history")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            list.push(Value::Object(entry));
-            doc.insert("history".into(), Value::Array(list));
+            crate::commit::push_history(doc, entry);
         }
         let mut diff_ids: Vec<Value> = layers
             .iter()

@@ -902,13 +902,7 @@ impl Engine {
         if let Some(m) = opts.message.as_deref().filter(|m| !m.is_empty()) {
             entry.insert("comment".into(), json!(m));
         }
-        let mut history = doc
-            .get("history")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        history.push(Value::Object(entry));
-        doc.insert("history".into(), Value::Array(history));
+        push_history(&mut doc, entry);
         let mut diff_ids: Vec<Value> = image
             .diff_ids()
             .iter()
@@ -1002,6 +996,17 @@ impl Engine {
             }
         })
     }
+}
+
+/// Appends `entry` to an image config's `history`.
+pub(crate) fn push_history(doc: &mut Map<String, Value>, entry: Map<String, Value>) {
+    let mut history = doc
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    history.push(Value::Object(entry));
+    doc.insert("history".into(), Value::Array(history));
 }
 
 #[cfg(test)]
