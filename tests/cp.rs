@@ -19,8 +19,22 @@ struct Running<'a> {
 }
 
 impl<'a> Running<'a> {
+    /// Runs `script`, which ends in a long `sleep`, and returns once that
+    /// sleep runs: whatever the script set up before it is in place.
     fn start(root: &'a Root, name: &str, script: &str) -> Running<'a> {
         root.ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", script]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !root
+            .run(&["exec", name, "sh", "-c", "ps | grep -q '[s]leep 1000'"])
+            .status
+            .success()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never got to its sleep"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         Running {
             root,
             name: name.to_string(),
