@@ -230,9 +230,12 @@ impl Store {
     /// Opens (creating if needed) the store at `root`, migrating its schema
     /// and sweeping what killed processes left in `tmp/`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for d in ["blobs/sha256", "layers/l", "tmp"] {
+        for d in ["blobs/sha256", "layers/l", "tmp", "containers"] {
             fs::create_dir_all(root.join(d))
                 .map_err(|e| StoreError::io(format!("create {}", root.join(d).display()), e))?;
+        }
+        for d in ["tmp", "containers"] {
+            temp::spread_children(&root.join(d));
         }
         temp::sweep_abandoned(&root.join("tmp"));
         let db = db::Db::open(&root.join("berth.db"))?;

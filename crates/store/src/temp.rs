@@ -86,6 +86,31 @@ pub fn sweep_abandoned(tmp: &Path) {
     }
 }
 
+/// Marks `dir` as the top of unrelated directory trees (ext2/3/4's
+/// `chattr +T`), so the inode allocator spreads the directories made in it
+/// over the disk instead of packing them next to `dir`. Layers are staged,
+/// and containers' writable layers made, as subdirectories of such
+/// directories; each is a tree of its own. Without the mark, on ext4
+/// without a journal, a tree created soon after a big one nearby was
+/// deleted allocates every inode by scanning past the freed ones (ext4
+/// avoids reusing inodes freed in the last minutes): a build copying
+/// 5,000 files into a store made where another such store had just been
+/// deleted took 4-5 s instead of 1 s.
+/// Other file systems lack the flag; nothing depends on it.
+pub fn spread_children(dir: &Path) {
+    use rustix::fs::IFlags;
+    let marked = fs::File::open(dir).and_then(|d| {
+        let flags = rustix::fs::ioctl_getflags(&d)?;
+        if !flags.contains(IFlags::TOPDIR) {
+            rustix::fs::ioctl_setflags(&d, flags | IFlags::TOPDIR)?;
+        }
+        Ok(())
+    });
+    if let Err(error) = marked {
+        tracing::debug!(dir = %dir.display(), %error, "directory not marked as top of trees");
+    }
+}
+
 fn process_alive(pid: i32) -> bool {
     match rustix::process::Pid::from_raw(pid) {
         Some(p) => !matches!(
@@ -113,5 +138,21 @@ mod tests {
             .map(|e| e.unwrap().path())
             .collect();
         assert_eq!(left, vec![mine.path().to_path_buf()]);
+    }
+
+    #[test]
+    fn children_are_spread_where_the_file_system_can() {
+        const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+        let t = tempfile::tempdir().unwrap();
+        spread_children(t.path());
+        // Marking twice keeps the other flags and fails nowhere.
+        spread_children(t.path());
+        let is_ext = rustix::fs::statfs(t.path()).unwrap().f_type as i64 == EXT4_SUPER_MAGIC;
+        let flags = rustix::fs::ioctl_getflags(fs::File::open(t.path()).unwrap());
+        if is_ext {
+            assert!(flags.unwrap().contains(rustix::fs::IFlags::TOPDIR));
+        }
+        // Elsewhere (tmpfs, overlayfs) nothing is marked and nothing fails.
+        spread_children(&t.path().join("missing"));
     }
 }

@@ -103,6 +103,10 @@ impl Engine {
                 env,
                 network: step.network,
                 mounts: host.options.clone(),
+                // The writable layer is thrown away once staged as the
+                // step's layer: mounted volatile, unmounting it does not
+                // sync the whole file system (100-150 ms after a big COPY).
+                auto_remove: true,
                 ..ContainerOptions::default()
             },
         };
