@@ -695,6 +695,51 @@ COPY a.txt /bin/existing-dir-name
 }
 
 #[test]
+fn destinations_through_image_symlinks() {
+    // Debian's merged /usr makes /lib a symlink: what is copied to /lib/
+    // must land in /usr/lib, not replace the link with a directory. The
+    // links come from the context, as a RUN step would leave BuildKit's
+    // mountpoints (/dev, /proc, /sys) in its layer.
+    let dockerfile = "FROM berth-difftest-busybox:1
+COPY tree/ /
+COPY links/ /
+COPY a.txt /lib2/
+COPY a.txt /abs/sub/new.txt
+COPY dir /lib2
+COPY a.txt /usr/lib2/up/via-relative
+COPY a.txt /real/filelink
+COPY a.txt /dangling/
+WORKDIR /abs/work
+COPY a.txt rel.txt
+WORKDIR /lib2/sub
+";
+    for builder in [Builder::Classic, Builder::BuildKit] {
+        assert_same(Case {
+            name: "symlinked-dest",
+            dockerfile,
+            context: &[
+                File("a.txt", "a\n", 0o644),
+                File("dir/d.txt", "d\n", 0o600),
+                Dir("tree/usr/lib2", 0o755),
+                Dir("tree/real/deep", 0o755),
+                Dir("tree/usr", 0o755),
+                Dir("tree/real", 0o755),
+                Dir("tree", 0o755),
+                Dir("links", 0o755),
+                File("tree/real/target", "old\n", 0o644),
+                Link("tree/real/filelink", "target"),
+                Link("tree/usr/lib2/up", "../../real/deep"),
+                Link("links/lib2", "usr/lib2"),
+                Link("links/abs", "/real"),
+                Link("links/dangling", "/nowhere/dir"),
+            ],
+            builder,
+            ..CASE
+        });
+    }
+}
+
+#[test]
 fn copy_with_the_dockerfile_ignored_and_excluded_dirs() {
     assert_same(Case {
         name: "ignore",

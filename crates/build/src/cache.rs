@@ -110,7 +110,7 @@ mod tests {
     use crate::context::{BuildContext, HashCache};
     use crate::dockerignore::IgnoreRules;
     use crate::error::Location;
-    use crate::sources::{resolve_copy, CopyRequest, SourceSpec};
+    use crate::sources::{resolve_copy, CopyRequest, Destination, SourceSpec};
     use std::fs;
     use std::path::Path;
 
@@ -133,8 +133,7 @@ mod tests {
                 at: &at,
                 instruction: "COPY",
                 sources: &sources,
-                dest: "/app/",
-                workdir: "/",
+                dest: Destination::new("/app/", "/"),
             },
         )
         .unwrap();

@@ -30,6 +30,6 @@ pub use plan::{
     host_platform_args, plan, stage_index, Base, ImageUse, Plan, PlanOptions, StagePlan,
 };
 pub use sources::{
-    resolve_copy, resolve_copy_from, CopyItem, CopyPlan, CopyRequest, Destination, Fetched,
-    ItemSource, SourceDigest, SourceSpec,
+    resolve_copy, resolve_copy_from, resolve_destination, CopyItem, CopyPlan, CopyRequest,
+    Destination, Fetched, ItemSource, SourceDigest, SourceSpec,
 };

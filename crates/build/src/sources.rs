@@ -63,16 +63,15 @@ pub struct Fetched {
 }
 
 /// A `COPY`/`ADD` to resolve.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CopyRequest<'a> {
     pub at: &'a Location,
     /// `COPY` or `ADD`, for messages.
     pub instruction: &'static str,
     pub sources: &'a [SourceSpec],
-    /// The destination as written, variables expanded.
-    pub dest: &'a str,
-    /// The stage's `WORKDIR` (`/` when none was set).
-    pub workdir: &'a str,
+    /// Where the sources go: [`Destination::new`] of the destination as
+    /// written, then [`resolve_destination`] in the image written to.
+    pub dest: Destination,
 }
 
 /// Where the sources go in the image.
@@ -313,7 +312,7 @@ pub fn resolve_copy_from(
 }
 
 fn resolve_in<T: SourceTree>(tree: &T, request: &CopyRequest) -> Result<CopyPlan, BuildError> {
-    let dest = Destination::new(request.dest, request.workdir);
+    let dest = request.dest.clone();
     let mut selected = Vec::new();
     for source in request.sources {
         match source {
@@ -613,6 +612,17 @@ fn segments(path: &Path) -> impl DoubleEndedIterator<Item = Segment> + '_ {
 /// the kernel would with the tree as the whole world (see
 /// [`SourceTree::ROOTED`]).
 fn resolve<T: SourceTree>(tree: &T, path: &Path) -> Result<Resolved<T::Entry>, BuildError> {
+    walk(tree, path, false).map(|(resolved, _)| resolved)
+}
+
+/// [`resolve`], and the path it reached. With `through_missing`, a name
+/// that is not there does not end the walk: the names after it are
+/// appended, and symlinks are still followed where they exist.
+fn walk<T: SourceTree>(
+    tree: &T,
+    path: &Path,
+    through_missing: bool,
+) -> Result<(Resolved<T::Entry>, PathBuf), BuildError> {
     let mut pending: VecDeque<Segment> = segments(path).collect();
     let mut resolved = PathBuf::new();
     let mut hops = 0;
@@ -620,26 +630,28 @@ fn resolve<T: SourceTree>(tree: &T, path: &Path) -> Result<Resolved<T::Entry>, B
         match segment {
             Segment::Parent => {
                 if !resolved.pop() && !T::ROOTED {
-                    return Ok(Resolved::Outside);
+                    return Ok((Resolved::Outside, resolved));
                 }
                 continue;
             }
             Segment::Root => {
                 if !T::ROOTED {
-                    return Ok(Resolved::Outside);
+                    return Ok((Resolved::Outside, resolved));
                 }
                 resolved = PathBuf::new();
                 continue;
             }
             Segment::Name(name) => resolved.push(name),
         }
-        let Some(entry) = tree.lookup(&resolved)? else {
-            return Ok(Resolved::Missing);
+        let entry = match tree.lookup(&resolved)? {
+            Some(entry) => entry,
+            None if through_missing => continue,
+            None => return Ok((Resolved::Missing, resolved)),
         };
         if let EntryKind::Symlink(target) = T::kind(&entry) {
             hops += 1;
             if hops > MAX_SYMLINK_HOPS {
-                return Ok(Resolved::Loop);
+                return Ok((Resolved::Loop, resolved));
             }
             resolved.pop();
             for segment in segments(target).rev() {
@@ -647,10 +659,36 @@ fn resolve<T: SourceTree>(tree: &T, path: &Path) -> Result<Resolved<T::Entry>, B
             }
         }
     }
-    Ok(match tree.lookup(&resolved)? {
+    let found = match tree.lookup(&resolved)? {
         Some(entry) => Resolved::Found(entry),
         None => Resolved::Missing,
-    })
+    };
+    Ok((found, resolved))
+}
+
+/// Where a `COPY`/`ADD` destination lands in the image it writes to: every
+/// symlink on the way, the last name included, is followed inside the
+/// image, as docker's builders resolve it, and names that do not exist yet
+/// are kept as written. `/lib/` on a merged-/usr image is `/usr/lib/`;
+/// writing a real `/lib` instead would hide the whole library directory.
+pub fn resolve_destination(
+    fs: &ImageFs,
+    dest: &Destination,
+    at: &Location,
+    instruction: &'static str,
+) -> Result<Destination, BuildError> {
+    let tree = ImageTree { fs, from: "" };
+    match walk(&tree, Path::new(&dest.path), true)? {
+        (Resolved::Loop, _) => Err(BuildError::SymlinkLoop {
+            at: at.clone(),
+            instruction,
+            path: dest.path.clone(),
+        }),
+        (_, resolved) => Ok(Destination {
+            path: format!("/{}", resolved.to_string_lossy()),
+            is_dir: dest.is_dir,
+        }),
+    }
 }
 
 /// The entry at an absolute path of an image, symlinks followed inside it;
@@ -719,8 +757,7 @@ mod tests {
                 at: &at,
                 instruction: "COPY",
                 sources: &sources,
-                dest,
-                workdir,
+                dest: Destination::new(dest, workdir),
             },
         )
     }
@@ -984,8 +1021,7 @@ mod tests {
                 at: &at,
                 instruction: "COPY",
                 sources: &sources,
-                dest: "/etc/",
-                workdir: "/",
+                dest: Destination::new("/etc/", "/"),
             },
         )
         .unwrap();
@@ -1085,10 +1121,34 @@ mod tests {
                 at: &at,
                 instruction: "COPY",
                 sources: &sources,
-                dest,
-                workdir: "/",
+                dest: Destination::new(dest, "/"),
             },
         )
+    }
+
+    #[test]
+    fn destinations_follow_the_image_symlinks() {
+        let (dir, fs) = image();
+        symlink("loop", dir.path().join("upper/loop")).unwrap();
+        let at = Location::new("Dockerfile", 4);
+        let resolved = |dest: &str| {
+            resolve_destination(&fs, &Destination::new(dest, "/"), &at, "COPY")
+                .map(|d| (d.path, d.is_dir))
+                .map_err(|e| e.to_string())
+        };
+        // Through a directory link, the last name included; what does not
+        // exist yet is kept as written.
+        assert_eq!(resolved("/bin/"), Ok(("/usr/bin".into(), true)));
+        assert_eq!(resolved("/bin"), Ok(("/usr/bin".into(), false)));
+        assert_eq!(resolved("/bin/new/x"), Ok(("/usr/bin/new/x".into(), false)));
+        // A link to a file: its target is written; `..` stops at the root.
+        assert_eq!(resolved("/usr/bin/up"), Ok(("/etc/os".into(), false)));
+        assert_eq!(resolved("/app/lib/"), Ok(("/app/lib".into(), true)));
+        assert_eq!(resolved("/"), Ok(("/".into(), true)));
+        assert_eq!(
+            resolved("/loop/x"),
+            Err("Dockerfile:4: COPY failed: too many levels of symbolic links: /loop/x".into())
+        );
     }
 
     #[test]
@@ -1190,8 +1250,7 @@ mod tests {
                     at: &at,
                     instruction: "ADD",
                     sources,
-                    dest,
-                    workdir: "/",
+                    dest: Destination::new(dest, "/"),
                 },
             )
             .unwrap()

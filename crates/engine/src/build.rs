@@ -827,12 +827,27 @@ impl Builder<'_> {
         let key = StepKey::new(current.image.to_string(), &text)
             .digest()
             .hex();
-        let dirs = self.layer_dirs(&current.layers);
-        let exists = |path: &str| {
-            dirs.iter()
-                .any(|d| d.join(path.trim_start_matches('/')).is_dir())
-        };
-        let missing = dir != "/" && !exists(&dir);
+        // The directory, and its parents, are looked up in the image: through
+        // its symlinks (inside the image), with whiteouts hiding what they
+        // delete.
+        let fs = berth_build::ImageFs::open(&self.layer_dirs(&current.layers))?;
+        let target = berth_build::resolve_destination(
+            &fs,
+            &berth_build::Destination::new(&dir, "/"),
+            &at,
+            "WORKDIR",
+        )?
+        .path;
+        let mut existing = std::collections::BTreeSet::new();
+        for path in layer::ancestors(&target)
+            .into_iter()
+            .chain([target.clone()])
+        {
+            if fs.is_dir(&path)? {
+                existing.insert(path);
+            }
+        }
+        let missing = target != "/" && !existing.contains(&target);
         // BuildKit makes the missing directories the current USER's.
         let user = config_of(&current.doc)
             .get("User")
@@ -840,7 +855,6 @@ impl Builder<'_> {
             .unwrap_or_default()
             .to_string();
         let owner = if missing && !user.is_empty() {
-            let fs = berth_build::ImageFs::open(&dirs)?;
             let (uid, gid) = berth_build::resolve_chown(&fs, &user, &at, "WORKDIR")?;
             Ownership {
                 uid: u64::from(uid),
@@ -858,13 +872,9 @@ impl Builder<'_> {
             let layer = if missing {
                 let (reader, writer) =
                     io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
-                let dir = dir.clone();
                 let stage = std::thread::spawn(move || {
-                    let exists = |path: &str| {
-                        dirs.iter()
-                            .any(|d| d.join(path.trim_start_matches('/')).is_dir())
-                    };
-                    layer::write_dirs(&[dir], &owner, &exists, writer).map(drop)
+                    let exists = |path: &str| existing.contains(path);
+                    layer::write_dirs(&[target], &owner, &exists, writer).map(drop)
                 });
                 let staged = b.engine.store.stage_layer(reader);
                 stage

@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use std::io;
 
 use berth_build::{
-    resolve_chown, resolve_copy, resolve_copy_from, stage_index, BuildError, CopyInputs,
-    CopyRequest, Destination, EntryKind, Fetched, ImageFs, ItemSource, Location, SourceSpec,
-    StepKey,
+    resolve_chown, resolve_copy, resolve_copy_from, resolve_destination, stage_index, BuildError,
+    CopyInputs, CopyRequest, Destination, EntryKind, Fetched, ImageFs, ItemSource, Location,
+    SourceSpec, StepKey,
 };
 use berth_dockerfile::{expand_heredoc, Instruction, Located, Source};
 use berth_store::Digest;
@@ -80,7 +80,12 @@ impl Builder<'_> {
             .to_string();
         let dest = ex(flags.dest)?;
         let dest_fs = ImageFs::open(&self.layer_dirs(&current.layers))?;
-        let written_dest = Destination::new(&dest, &workdir);
+        let written_dest = resolve_destination(
+            &dest_fs,
+            &Destination::new(&dest, &workdir),
+            &at,
+            instruction,
+        )?;
         let dest_is_dir = written_dest.is_dir || dest_fs.is_dir(&written_dest.path)?;
 
         let mut pending = Vec::new();
@@ -173,8 +178,7 @@ impl Builder<'_> {
             at: &at,
             instruction,
             sources: &specs,
-            dest: &dest,
-            workdir: &workdir,
+            dest: written_dest,
         };
         let mut copy_plan = match (&from, flags.from) {
             (Some(image), Some(value)) => resolve_copy_from(&image.fs, value, &request)?,

@@ -23,7 +23,9 @@ use std::io;
 use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use berth_build::{resolve_copy, BuildContext, CopyRequest, EntryKind, Location, SourceSpec};
+use berth_build::{
+    resolve_copy, BuildContext, CopyRequest, Destination, EntryKind, Location, SourceSpec,
+};
 use berth_dockerfile::{expand, CacheSharing, Mount, MountType};
 use berth_runtime::overlay::OverlayMount;
 use berth_store::Digest;
@@ -314,8 +316,7 @@ impl Builder<'_> {
                     at,
                     instruction: "RUN",
                     sources: &[SourceSpec::Path(path.to_string())],
-                    dest: "/",
-                    workdir: "/",
+                    dest: Destination::new("/", "/"),
                 },
             )?;
             let origin = Origin::Context {
