@@ -274,3 +274,65 @@ fn system_prune_removes_stopped_containers_and_build_cache() {
     assert!(!rebuilt.contains("Using cache"), "{rebuilt}");
     root.ok(&["rm", "-f", "up"]);
 }
+
+/// Pids of the processes running exactly `args`.
+fn processes_running(args: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
+        .collect()
+}
+
+#[test]
+fn the_next_build_cleans_up_after_a_killed_one() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = root.path().join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    // A duration no other test sleeps, to find this step's process.
+    let sleep = ["sleep", "1717"];
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN touch /started && sleep 1717\n",
+    )
+    .unwrap();
+    let mut build = root
+        .cmd(&["build", "-q", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = || {
+        root.entries("containers").iter().any(|id| {
+            root.path()
+                .join("containers")
+                .join(id)
+                .join("upper/started")
+                .exists()
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !started() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(started(), "the RUN step never started");
+    build.kill().unwrap();
+    build.wait().unwrap();
+    assert!(
+        !mounts_under(&root).is_empty(),
+        "the killed step's overlay is left"
+    );
+    assert!(!processes_running(&sleep).is_empty());
+
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN true\n").unwrap();
+    root.ok(&["build", "-q", dir.to_str().unwrap()]);
+    assert_eq!(mounts_under(&root), Vec::<String>::new());
+    assert_eq!(root.entries("containers"), Vec::<String>::new());
+    assert_eq!(processes_running(&sleep), Vec::<u32>::new());
+}

@@ -176,6 +176,7 @@ impl Engine {
         opts: BuildOptions,
         progress: &dyn BuildProgress,
     ) -> Result<Digest, EngineError> {
+        self.sweep_abandoned_steps();
         let file = opts.dockerfile_name.as_str();
         let dockerfile = berth_dockerfile::parse(file, &opts.dockerfile)?;
         let tags = opts

@@ -52,6 +52,21 @@ struct StepDir {
     dir: PathBuf,
 }
 
+/// In a step's container directory: the pid of the build running it, so a
+/// later build can clean up after one that was killed.
+const STEP_OWNER: &str = "build-owner";
+
+/// Whether process `pid` exists (a recycled pid counts, and only delays
+/// the cleanup).
+fn process_alive(pid: i32) -> bool {
+    rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        )
+    })
+}
+
 impl Drop for StepDir {
     fn drop(&mut self) {
         let _ = OverlayMount::unmount(&self.dir.join("rootfs"));
@@ -60,6 +75,34 @@ impl Drop for StepDir {
 }
 
 impl Engine {
+    /// Cleans up the `RUN` steps of builds that were killed: each such
+    /// step's container is killed and deleted, its overlay unmounted and
+    /// its directory removed. A killed build cannot do it itself, and the
+    /// mount would otherwise stay until reboot.
+    pub(super) fn sweep_abandoned_steps(&self) {
+        let Ok(entries) = std::fs::read_dir(self.store.root().join("containers")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let Some(owner) = std::fs::read_to_string(dir.join(STEP_OWNER))
+                .ok()
+                .and_then(|pid| pid.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if process_alive(owner) {
+                continue;
+            }
+            let id = entry.file_name().to_string_lossy().into_owned();
+            tracing::debug!(id, owner, "removing the RUN step of a killed build");
+            if let Ok(backend) = self.backend("") {
+                let _ = backend.delete(&id, true);
+            }
+            drop(StepDir { dir });
+        }
+    }
+
     pub(super) fn run_build_step(
         &mut self,
         current: &Current,
@@ -76,6 +119,8 @@ impl Engine {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| EngineError::io(format!("create {}", dir.display()), e))?;
         }
+        std::fs::write(dir.join(STEP_OWNER), std::process::id().to_string())
+            .map_err(|e| EngineError::io(format!("create {}", dir.display()), e))?;
         // Dropped before `guard`, which removes the directory the mounts
         // live in.
         let host = self.mount_step(&dir, step.mounts)?;
