@@ -315,6 +315,10 @@ fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
     assert!(root
         .ok(&["ps", "--format", "{{.Status}}"])
         .starts_with("Up "));
+    // Stopped with no monitor to record it: exited, its code lost.
+    root.ok(&["stop", "-t", "1", &id]);
+    let status = root.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    assert!(status.starts_with("Exited (255) "), "{status}");
     root.ok(&["rm", "-f", &id]);
     assert_eq!(root.ok(&["ps", "-a", "-q"]), "");
     assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));

@@ -300,13 +300,8 @@ fn valid_name(name: &str) -> bool {
 }
 
 pub(crate) fn process_alive(pid: Option<u32>) -> bool {
-    match pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        Some(p) => !matches!(
-            rustix::process::test_kill_process(p),
-            Err(rustix::io::Errno::SRCH)
-        ),
-        None => false,
-    }
+    pid.and_then(|p| i32::try_from(p).ok())
+        .is_some_and(berth_store::process_alive)
 }
 
 /// Waits until process `pid` is gone, at most `timeout`; false on a

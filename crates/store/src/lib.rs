@@ -29,6 +29,7 @@ pub use export::write_layer_tar;
 pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
 
 use digest::TeeReader;
+pub use temp::process_alive;
 use temp::TempPath;
 
 #[derive(Debug, thiserror::Error)]

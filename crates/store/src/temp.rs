@@ -111,14 +111,27 @@ pub fn spread_children(dir: &Path) {
     }
 }
 
-fn process_alive(pid: i32) -> bool {
-    match rustix::process::Pid::from_raw(pid) {
-        Some(p) => !matches!(
-            rustix::process::test_kill_process(p),
-            Err(rustix::io::Errno::SRCH)
-        ),
-        None => false,
+/// Whether process `pid` exists and has not exited. A zombie (exited, not
+/// yet reaped by its parent, which for an orphan is whatever init the
+/// machine runs) is gone: its work is over. A pid recycled by another
+/// process counts as alive, which only delays a cleanup.
+pub fn process_alive(pid: i32) -> bool {
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    if matches!(
+        rustix::process::test_kill_process(p),
+        Err(rustix::io::Errno::SRCH)
+    ) {
+        return false;
     }
+    // `/proc/<pid>/stat` is `pid (comm) state ...`; comm may hold spaces
+    // and parentheses, the state follows the last `)`.
+    let state = fs::read(format!("/proc/{pid}/stat")).ok().and_then(|stat| {
+        let end = stat.iter().rposition(|&b| b == b')')?;
+        stat.get(end + 2).copied()
+    });
+    !matches!(state, Some(b'Z' | b'X'))
 }
 
 #[cfg(test)]
@@ -138,6 +151,21 @@ mod tests {
             .map(|e| e.unwrap().path())
             .collect();
         assert_eq!(left, vec![mine.path().to_path_buf()]);
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        assert!(process_alive(std::process::id() as i32));
+        assert!(!process_alive(0x7fff_fffe));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Exited but not reaped: a zombie until `wait`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!process_alive(pid));
+        child.wait().unwrap();
     }
 
     #[test]

@@ -56,17 +56,6 @@ struct StepDir {
 /// later build can clean up after one that was killed.
 const STEP_OWNER: &str = "build-owner";
 
-/// Whether process `pid` exists (a recycled pid counts, and only delays
-/// the cleanup).
-fn process_alive(pid: i32) -> bool {
-    rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
-        !matches!(
-            rustix::process::test_kill_process(pid),
-            Err(rustix::io::Errno::SRCH)
-        )
-    })
-}
-
 impl Drop for StepDir {
     fn drop(&mut self) {
         let _ = OverlayMount::unmount(&self.dir.join("rootfs"));
@@ -91,7 +80,7 @@ impl Engine {
             else {
                 continue;
             };
-            if process_alive(owner) {
+            if berth_store::process_alive(owner) {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
