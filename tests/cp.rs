@@ -22,7 +22,15 @@ impl<'a> Running<'a> {
     /// Runs `script`, which ends in a long `sleep`, and returns once that
     /// sleep runs: whatever the script set up before it is in place.
     fn start(root: &'a Root, name: &str, script: &str) -> Running<'a> {
-        root.ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", script]);
+        Running::start_with(root, name, &[], script)
+    }
+
+    /// [`Running::start`] with more `run` options.
+    fn start_with(root: &'a Root, name: &str, options: &[&str], script: &str) -> Running<'a> {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(options);
+        args.extend(["busybox", "sh", "-c", script]);
+        root.ok(&args);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !root
             .run(&["exec", name, "sh", "-c", "ps | grep -q '[s]leep 1000'"])
@@ -144,6 +152,48 @@ fn host_files_land_in_created_running_and_paused_containers() {
     assert_eq!(fs::read(&out).unwrap(), b"replaced\n");
     root.ok(&["unpause", "live"]);
     assert_eq!(check("/tmp/while-paused"), "replaced\n0:0:644\n");
+}
+
+#[test]
+fn a_running_containers_volumes_and_tmpfs_mounts_are_copied_through() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let volume = root.scratch.path().join("volume");
+    fs::create_dir(&volume).unwrap();
+    fs::write(volume.join("on-host"), b"from the volume\n").unwrap();
+    let bind = format!("{}:/data", volume.display());
+    let c = Running::start_with(
+        &root,
+        "mounted",
+        &["-v", &bind, "--tmpfs", "/scratch"],
+        "echo in tmpfs > /scratch/note && sleep 1000",
+    );
+    // Into the volume: the file is on the host, where docker puts it.
+    let file = root.file("hello.txt", b"hello\n");
+    root.ok(&["cp", &file, &format!("{}:/data/", c.name)]);
+    assert_eq!(fs::read(volume.join("hello.txt")).unwrap(), b"hello\n");
+    // Out of the volume and out of the tmpfs mount.
+    let out = root.scratch.path().join("out");
+    root.ok(&[
+        "cp",
+        &format!("{}:/data/on-host", c.name),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(fs::read(&out).unwrap(), b"from the volume\n");
+    root.ok(&[
+        "cp",
+        &format!("{}:/scratch/note", c.name),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(fs::read(&out).unwrap(), b"in tmpfs\n");
+    // Into the tmpfs mount: the container sees it there.
+    root.ok(&["cp", &file, &format!("{}:/scratch/copied", c.name)]);
+    assert_eq!(
+        root.ok(&["exec", &c.name, "cat", "/scratch/copied"]),
+        "hello\n"
+    );
 }
 
 #[test]

@@ -11,13 +11,15 @@
 //! symlinks and opens only what is known to be a regular file; writing is
 //! `berth_store::extract_copy`, which resolves every entry the same way.
 //!
-//! A running (or paused) container's rootfs is its mounted overlay. A
-//! stopped one's overlay is mounted for the copy as a detached mount
-//! (`fsmount`): no path leads to it, no other process sees it, and it is
-//! gone when its handle closes, even if berth is killed mid-copy. Bind
-//! mounts and tmpfs mounts live only in the container's mount namespace,
-//! so `cp` sees the paths under them as the image and writable layer have
-//! them.
+//! A running (or paused) container's tree is its first process's root,
+//! `/proc/<pid>/root`, which crosses into the mounts of the container's own
+//! mount namespace: volumes, bind mounts and tmpfs mounts are copied to and
+//! from as docker copies them. A stopped one's overlay is mounted for the
+//! copy as a detached mount (`fsmount`): no path leads to it, no other
+//! process sees it, and it is gone when its handle closes, even if berth is
+//! killed mid-copy; its bind and tmpfs mounts exist only while it runs, so
+//! `cp` then sees the paths under them as the image and writable layer
+//! have them.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -446,7 +448,7 @@ fn source_name(path: &Path) -> OsString {
 }
 
 impl Engine {
-    /// The container's root filesystem for one copy: its mounted rootfs
+    /// The container's root filesystem for one copy: its processes' root
     /// while it runs or is paused, else its overlay mounted for this
     /// process alone as a detached mount.
     fn container_root(&self, info: &ContainerInfo) -> Result<OwnedFd, EngineError> {
@@ -465,8 +467,22 @@ impl Engine {
             fs::fstat(fd).map_err(|e| EngineError::io(format!("stat {}", p.display()), e.into()))
         };
         // A mount point is on another device than the directory it is in.
-        if stat(&live, &rootfs)?.st_dev != stat(&open(&dir)?, &dir)?.st_dev {
-            return Ok(live);
+        let mounted = stat(&live, &rootfs)?;
+        if mounted.st_dev != stat(&open(&dir)?, &dir)?.st_dev {
+            // The recorded pid is the container's only if the root it leads
+            // to is this overlay: a pid recycled by another process is not.
+            let in_namespace = info.record.pid.and_then(|pid| {
+                // A magic link, followed to the process's root.
+                let root = fs::open(
+                    format!("/proc/{pid}/root"),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()?;
+                let seen = fs::fstat(&root).ok()?;
+                (seen.st_dev == mounted.st_dev && seen.st_ino == mounted.st_ino).then_some(root)
+            });
+            return Ok(in_namespace.unwrap_or(live));
         }
         let layers_dir = self.store.layers_dir();
         let mut lower: Vec<PathBuf> = self
