@@ -125,6 +125,15 @@ fn failures_leave_no_image() {
     fs::write(dir.join("Dockerfile"), "FROM busybox\nENV\n").unwrap();
     let stderr = root.fails(&["build", dir.to_str().unwrap()]);
     assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+
+    // A name a layer would read as a deletion.
+    fs::write(dir.join(".wh.passwd"), "x").unwrap();
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY . /etc/\n").unwrap();
+    let stderr = root.fails(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+    assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+    assert!(stderr.contains("\"/etc/.wh.passwd\""), "{stderr}");
+    assert!(stderr.contains("whiteouts"), "{stderr}");
+    root.fails(&["image", "inspect", "bad:1"]);
 }
 
 #[test]

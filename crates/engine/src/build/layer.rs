@@ -103,6 +103,22 @@ fn tar_name(image_path: &str) -> &str {
     image_path.trim_start_matches('/')
 }
 
+/// Refuses an image path with a name a layer cannot hold: one starting
+/// with `.wh.` marks a deletion (a whiteout) in an image layer, so the
+/// file would vanish and delete its namesake instead. Docker's builders
+/// write it anyway, and the image breaks where it is pulled.
+fn storable(image_path: &str) -> io::Result<&str> {
+    if image_path.split('/').any(|name| name.starts_with(".wh.")) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "cannot store {image_path:?} in a layer: names starting with .wh. mark deletions (whiteouts)"
+            ),
+        ));
+    }
+    Ok(tar_name(image_path))
+}
+
 /// The directories above `path` in the image, outermost first, `/` left
 /// out.
 pub(crate) fn ancestors(path: &str) -> Vec<String> {
@@ -135,7 +151,7 @@ pub(crate) fn write_dirs<W: Write>(
     }
     for dir in &wanted {
         let mut h = header(tar::EntryType::Directory, 0o755, owner, 0);
-        tar.append_data(&mut h, format!("{}/", tar_name(dir)), io::empty())?;
+        tar.append_data(&mut h, format!("{}/", storable(dir)?), io::empty())?;
     }
     tar.into_inner()
 }
@@ -179,7 +195,7 @@ pub(crate) fn write_copy<W: Write>(
     let parents = needed_dirs(plan, unpack);
     for dir in parents.iter().filter(|dir| !exists(dir)) {
         let mut h = header(tar::EntryType::Directory, 0o755, owner, 0);
-        tar.append_data(&mut h, format!("{}/", tar_name(dir)), io::empty())?;
+        tar.append_data(&mut h, format!("{}/", storable(dir)?), io::empty())?;
     }
     for (index, item) in plan.items.iter().enumerate() {
         if unpack.contains(&index) {
@@ -190,7 +206,7 @@ pub(crate) fn write_copy<W: Write>(
         if item.dest == "/" || parents.contains(&item.dest) {
             continue;
         }
-        let name = tar_name(&item.dest);
+        let name = storable(&item.dest)?;
         let (kind, mode, mtime, size) = match &item.source {
             ItemSource::Context(entry) => (&entry.kind, entry.mode, entry.mtime.secs, entry.size),
             ItemSource::Image(entry) => (&entry.kind, entry.mode, entry.mtime.secs, entry.size),
