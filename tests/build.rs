@@ -134,6 +134,28 @@ fn failures_leave_no_image() {
     assert!(stderr.contains("\"/etc/.wh.passwd\""), "{stderr}");
     assert!(stderr.contains("whiteouts"), "{stderr}");
     root.fails(&["image", "inspect", "bad:1"]);
+
+    // Newer frontends' flags berth lacks are refused, never ignored.
+    fs::remove_file(dir.join(".wh.passwd")).unwrap();
+    for (line, message) in [
+        (
+            "COPY --exclude=*.md . /app",
+            "Dockerfile:2: COPY: --exclude is not supported",
+        ),
+        (
+            "COPY --parents ./ /app",
+            "Dockerfile:2: COPY: --parents is not supported",
+        ),
+        (
+            "ADD --exclude=x . /app",
+            "Dockerfile:2: ADD: --exclude is not supported",
+        ),
+    ] {
+        fs::write(dir.join("Dockerfile"), format!("FROM busybox\n{line}\n")).unwrap();
+        let stderr = root.fails(&["build", "-t", "bad:1", dir.to_str().unwrap()]);
+        assert!(stderr.contains(message), "{line}: {stderr}");
+    }
+    root.fails(&["image", "inspect", "bad:1"]);
 }
 
 #[test]

@@ -979,6 +979,16 @@ const REJECTED: &[Rejected<'static>] = &[
         line: 2,
     },
     Rejected {
+        name: "COPY --exclude (a newer frontend's)",
+        dockerfile: "FROM berth-difftest-busybox:1\nCOPY --exclude=*.md f /\n",
+        line: 2,
+    },
+    Rejected {
+        name: "COPY --parents (a newer frontend's)",
+        dockerfile: "FROM berth-difftest-busybox:1\nCOPY --parents f /\n",
+        line: 2,
+    },
+    Rejected {
         name: "COPY --from unknown stage",
         dockerfile: "FROM berth-difftest-busybox:1\nCOPY --from=nosuchstage /x /y\n",
         line: 2,

@@ -169,6 +169,13 @@ fn step_error(at: &Location, instruction: &str, message: impl std::fmt::Display)
     EngineError::BuildStep(format!("{at}: {instruction}: {message}"))
 }
 
+/// A flag newer Dockerfile frontends have that berth does not implement:
+/// refused, as docker 20.10's builders refuse it, rather than ignored and
+/// the image built differently from what the Dockerfile says.
+fn unsupported_flag(at: &Location, instruction: &str, flag: &str) -> EngineError {
+    step_error(at, instruction, format!("{flag} is not supported"))
+}
+
 impl Engine {
     /// Builds an image, reporting to `progress`; returns the image's ID.
     pub fn build(
@@ -720,6 +727,14 @@ impl Builder<'_> {
             Instruction::Workdir(_) => self.workdir(current, scope, located, &vars)?,
             Instruction::Run(run) => self.run(current, scope, located, run)?,
             Instruction::Copy(copy) => {
+                let unsupported = if copy.parents {
+                    Some("--parents")
+                } else {
+                    (!copy.exclude.is_empty()).then_some("--exclude")
+                };
+                if let Some(flag) = unsupported {
+                    return Err(unsupported_flag(&self.at(located.line), "COPY", flag));
+                }
                 let flags = copy::CopyFlags {
                     sources: &copy.sources,
                     dest: &copy.dest,
@@ -732,6 +747,14 @@ impl Builder<'_> {
                 self.copy(current, located, flags, &ex)?
             }
             Instruction::Add(add) => {
+                let unsupported = if add.keep_git_dir {
+                    Some("--keep-git-dir")
+                } else {
+                    (!add.exclude.is_empty()).then_some("--exclude")
+                };
+                if let Some(flag) = unsupported {
+                    return Err(unsupported_flag(&self.at(located.line), "ADD", flag));
+                }
                 let flags = copy::CopyFlags {
                     sources: &add.sources,
                     dest: &add.dest,
