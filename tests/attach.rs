@@ -118,14 +118,19 @@ fn attach_sends_input_and_detach_keys_leave_it_running() {
         root.ok(&["inspect", "-f", "{{.State.Status}}", "shell"]),
         "running\n"
     );
-    // exec -t gets a terminal of its own.
-    let out = in_terminal(&root, "exec -it shell tty", &[], (24, 80));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("/dev/pts/"),
-        "{}",
-        text(&out.stdout)
+    // exec -t gets a terminal of its own, of the caller's size from its
+    // first instruction on; the user, working directory and environment
+    // change as asked.
+    let out = in_terminal(
+        &root,
+        "exec -it -u 12:34 -w /tmp -e EXTRA=yes shell sh -c 'stty size; tty; id -u; id -g; pwd; echo $EXTRA'",
+        &[],
+        (41, 97),
     );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout).replace('\r', "");
+    assert!(stdout.starts_with("41 97\n/dev/pts/"), "{stdout}");
+    assert!(stdout.ends_with("\n12\n34\n/tmp\nyes\n"), "{stdout}");
     root.ok(&["rm", "-f", "reader", "shell"]);
 }
 

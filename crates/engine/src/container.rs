@@ -993,13 +993,16 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `-t`: the process gets a terminal mirroring the caller's.
     pub tty: bool,
+    /// The caller's terminal size (rows, columns), which the process's
+    /// terminal has from the start.
+    pub tty_size: Option<(u16, u16)>,
 }
 
 impl Engine {
     /// `exec`: runs a command in a running container; returns its exit code
     /// (0 once started with `detach`).
     pub fn exec_container(&mut self, s: &str, opts: &ExecOptions) -> Result<i32, EngineError> {
-        use berth_runtime::backend::{ContainerStdio, ExecProcess};
+        use berth_runtime::backend::{ContainerStdio, ExecConsole, ExecProcess};
         let info = self.container(s)?;
         if info.record.status == "paused" {
             return Err(EngineError::InvalidContainer(format!(
@@ -1032,6 +1035,14 @@ impl Engine {
             all_capabilities: opts.privileged,
             detach: opts.detach,
             tty: opts.tty,
+            console: opts
+                .tty_size
+                .filter(|_| opts.tty && !opts.detach)
+                .map(|(rows, cols)| ExecConsole {
+                    bundle: self.container_dir(&info.record.id),
+                    rows,
+                    cols,
+                }),
         };
         let quiet = || {
             if opts.detach {

@@ -108,6 +108,22 @@ pub struct ExecProcess {
     /// A terminal for the process, mirroring the caller's own (its stdio
     /// must be one).
     pub tty: bool,
+    /// For a `tty` process run by [`RuntimeBackend::exec`]: the terminal's
+    /// size from the start (see [`ExecConsole`]).
+    pub console: Option<ExecConsole>,
+}
+
+/// `runc exec --tty` sizes the process's terminal only after the process
+/// started, so a program reading its size at once can get 0x0. With this,
+/// runc is given the whole process spec (the container's own, changed as
+/// its flags would change it) with `consoleSize`, and sizes the terminal
+/// before the process starts.
+#[derive(Debug, Clone)]
+pub struct ExecConsole {
+    /// The container's OCI bundle, whose `config.json` has its process.
+    pub bundle: PathBuf,
+    pub rows: u16,
+    pub cols: u16,
 }
 
 /// A process started by [`RuntimeBackend::spawn_exec`].
@@ -323,12 +339,14 @@ impl Runc {
 
     /// `runc exec` for `process`, runc's own errors going to `log` (a
     /// global flag, so before `exec`) rather than to the process's stderr.
+    /// With `spec`, the process is that file's (see [`ExecConsole`]).
     fn exec_command(
         &self,
         id: &str,
         process: &ExecProcess,
         log: &Path,
         pid_file: Option<&Path>,
+        spec: Option<&Path>,
     ) -> Command {
         let mut command = self.command();
         command.arg("--log").arg(log).arg("exec");
@@ -337,6 +355,10 @@ impl Runc {
         }
         if process.detach {
             command.arg("--detach");
+        }
+        if let Some(spec) = spec {
+            command.arg("--process").arg(spec).arg(id);
+            return command;
         }
         if process.tty {
             command.arg("--tty");
@@ -354,18 +376,96 @@ impl Runc {
             }
         }
         if process.all_capabilities {
-            // Every capability this host can grant: asking for one outside
-            // the host's bounding set makes runc fail.
-            let bounding = host_bounding_set();
-            for cap in crate::caps::ALL_CAPABILITIES {
-                if crate::caps::capability_mask(&[cap.to_string()]) & bounding != 0 {
-                    command.arg("--cap").arg(cap);
-                }
+            for cap in grantable_capabilities() {
+                command.arg("--cap").arg(cap);
             }
         }
         command.arg(id).args(&process.args);
         command
     }
+
+    /// Writes the process spec of [`ExecConsole`] next to runc's state.
+    fn write_exec_spec(
+        &self,
+        id: &str,
+        process: &ExecProcess,
+        console: &ExecConsole,
+    ) -> Result<PathBuf, RuntimeError> {
+        let config_path = console.bundle.join("config.json");
+        let config: serde_json::Value = std::fs::read(&config_path)
+            .map_err(|e| RuntimeError::io("read", &config_path, e))
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| RuntimeError::io("parse", &config_path, std::io::Error::other(e)))
+            })?;
+        let spec = exec_process_spec(&config["process"], process, console);
+        let path = self
+            .state_root
+            .join(format!("exec-{}-{id}.process.json", std::process::id()));
+        std::fs::write(&path, spec.to_string()).map_err(|e| RuntimeError::io("write", &path, e))?;
+        Ok(path)
+    }
+}
+
+/// Every capability this host can grant: asking for one outside the
+/// host's bounding set makes runc fail.
+fn grantable_capabilities() -> impl Iterator<Item = &'static str> {
+    let bounding = host_bounding_set();
+    crate::caps::ALL_CAPABILITIES
+        .iter()
+        .copied()
+        .filter(move |cap| crate::caps::capability_mask(&[cap.to_string()]) & bounding != 0)
+}
+
+/// The process `runc exec` (1.1) would make of the container's own
+/// process spec and `process`'s flags: the arguments; the environment
+/// with the extra entries after it (the later of two wins); the working
+/// directory, user and supplementary groups when given; the capabilities
+/// added to every set but the inheritable one; a terminal of the console's
+/// size.
+fn exec_process_spec(
+    container: &serde_json::Value,
+    process: &ExecProcess,
+    console: &ExecConsole,
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let mut spec = container.clone();
+    if !spec.is_object() {
+        spec = json!({});
+    }
+    spec["args"] = json!(process.args);
+    let mut env: Vec<Value> = spec["env"].as_array().cloned().unwrap_or_default();
+    env.extend(process.env.iter().map(|e| json!(e)));
+    spec["env"] = Value::Array(env);
+    if let Some(cwd) = &process.cwd {
+        spec["cwd"] = json!(cwd);
+    }
+    if let Some((uid, gid, groups)) = &process.user {
+        if !spec["user"].is_object() {
+            spec["user"] = json!({});
+        }
+        spec["user"]["uid"] = json!(uid);
+        spec["user"]["gid"] = json!(gid);
+        if !groups.is_empty() {
+            spec["user"]["additionalGids"] = json!(groups);
+        }
+    }
+    if process.all_capabilities {
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            let mut caps: Vec<Value> = spec["capabilities"][set]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            caps.extend(grantable_capabilities().map(|c| json!(c)));
+            if !spec["capabilities"].is_object() {
+                spec["capabilities"] = json!({});
+            }
+            spec["capabilities"][set] = Value::Array(caps);
+        }
+    }
+    spec["terminal"] = json!(true);
+    spec["consoleSize"] = json!({"height": console.rows, "width": console.cols});
+    spec
 }
 
 /// Waits for a file to appear in a directory (inotify) or for a process to
@@ -552,7 +652,11 @@ impl RuntimeBackend for Runc {
         let log = self
             .state_root
             .join(format!("exec-{}-{id}.log", std::process::id()));
-        let mut command = self.exec_command(id, process, &log, None);
+        let spec = match (&process.console, process.tty) {
+            (Some(console), true) => Some(self.write_exec_spec(id, process, console)?),
+            _ => None,
+        };
+        let mut command = self.exec_command(id, process, &log, None, spec.as_deref());
         command
             .stdin(stdio.stdin)
             .stdout(stdio.stdout)
@@ -563,6 +667,9 @@ impl RuntimeBackend for Runc {
             .map_err(|e| RuntimeError::io("run", &self.binary, e));
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
+        if let Some(spec) = spec {
+            let _ = std::fs::remove_file(spec);
+        }
         let status = status?;
         use std::os::unix::process::ExitStatusExt;
         let code = status
@@ -590,7 +697,7 @@ impl RuntimeBackend for Runc {
                 .join(format!("exec-{}-{n}-{id}.{ext}", std::process::id()))
         };
         let (exit_file, pid_file, log) = (file("exit"), file("pid"), file("log"));
-        let runtime = self.exec_command(id, process, &log, Some(&pid_file));
+        let runtime = self.exec_command(id, process, &log, Some(&pid_file), None);
         let mut relay = Command::new("/bin/sh");
         relay
             .arg("-c")
@@ -902,6 +1009,62 @@ mod tests {
             err.to_string(),
             "fake-runc pause fail-me failed: container not running"
         );
+    }
+
+    #[test]
+    fn exec_specs_are_the_containers_process_changed_as_runcs_flags_change_it() {
+        let container = serde_json::json!({
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0, "additionalGids": [10]},
+            "args": ["sh"],
+            "env": ["PATH=/bin", "A=1"],
+            "cwd": "/",
+            "capabilities": {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"],
+                             "inheritable": [], "permitted": ["CAP_CHOWN"], "ambient": []},
+            "noNewPrivileges": true,
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]
+        });
+        let console = ExecConsole {
+            bundle: PathBuf::from("/unused"),
+            rows: 41,
+            cols: 97,
+        };
+        let mut process = ExecProcess {
+            args: vec!["stty".into(), "size".into()],
+            env: vec!["A=2".into()],
+            tty: true,
+            ..ExecProcess::default()
+        };
+        let spec = exec_process_spec(&container, &process, &console);
+        assert_eq!(spec["args"], serde_json::json!(["stty", "size"]));
+        assert_eq!(spec["env"], serde_json::json!(["PATH=/bin", "A=1", "A=2"]));
+        assert_eq!(spec["terminal"], true);
+        assert_eq!(
+            spec["consoleSize"],
+            serde_json::json!({"height": 41, "width": 97})
+        );
+        // What no flag changes stays the container's.
+        assert_eq!(spec["user"], container["user"]);
+        assert_eq!(spec["cwd"], "/");
+        assert_eq!(spec["capabilities"], container["capabilities"]);
+        assert_eq!(spec["noNewPrivileges"], true);
+        assert_eq!(spec["rlimits"], container["rlimits"]);
+
+        process.cwd = Some("/tmp".into());
+        process.user = Some((1000, 1001, vec![]));
+        process.all_capabilities = true;
+        let spec = exec_process_spec(&container, &process, &console);
+        assert_eq!(spec["cwd"], "/tmp");
+        assert_eq!(
+            spec["user"],
+            serde_json::json!({"uid": 1000, "gid": 1001, "additionalGids": [10]})
+        );
+        let caps = |set: &str| spec["capabilities"][set].as_array().unwrap().len();
+        assert!(caps("bounding") > 1 && caps("ambient") > 0, "{spec}");
+        assert_eq!(caps("inheritable"), 0);
+        process.user = Some((1000, 1001, vec![5, 6]));
+        let spec = exec_process_spec(&container, &process, &console);
+        assert_eq!(spec["user"]["additionalGids"], serde_json::json!([5, 6]));
     }
 
     /// What `spawn_exec` left in the state root besides the call log.

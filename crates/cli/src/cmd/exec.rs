@@ -50,6 +50,11 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         interactive: a.interactive,
         privileged: a.privileged,
         tty: a.tty,
+        tty_size: if a.tty {
+            crate::attach::terminal_size()
+        } else {
+            None
+        },
     };
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code.clamp(0, 255) as u8),
