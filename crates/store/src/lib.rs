@@ -134,14 +134,21 @@ impl LayerStager {
             .map_err(|e| StoreError::io(format!("create {}", diff.display()), e))?;
         let mut tee = TeeReader::new(reader, self.content.writer()?);
         let unpacked = (|| {
-            let (compression, decoded) =
+            let (compression, mut decoded) =
                 decompress(&mut tee).map_err(|e| StoreError::io("read layer", e))?;
+            // An uncompressed blob is its own diff: the blob's digest, taken
+            // as it is stored, is the diff ID, and hashing it twice would
+            // cost as much again (a build's layers are uncompressed).
+            if compression == Compression::None {
+                let stats = extract_layer(&mut decoded, &diff)?;
+                return Ok((compression, stats.size, None));
+            }
             let mut hashing = HashingReader::new(decoded);
             let stats = extract_layer(&mut hashing, &diff)?;
             let (diff_id, _) = hashing
                 .finish()
                 .map_err(|e| StoreError::io("read layer", e))?;
-            Ok((compression, stats.size, diff_id))
+            Ok((compression, stats.size, Some(diff_id)))
         })();
         let (compression, size, diff_id) = match unpacked {
             Ok(v) => v,
@@ -165,6 +172,7 @@ impl LayerStager {
         io::copy(&mut tee, &mut io::sink()).map_err(|e| StoreError::io("read layer", e))?;
         let (_, writer) = tee.into_parts();
         let blob = writer.finish()?;
+        let diff_id = diff_id.unwrap_or_else(|| blob.digest().clone());
         Ok(StagedLayer {
             dir,
             blob,
