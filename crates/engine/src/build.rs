@@ -169,11 +169,18 @@ fn step_error(at: &Location, instruction: &str, message: impl std::fmt::Display)
     EngineError::BuildStep(format!("{at}: {instruction}: {message}"))
 }
 
-/// A flag newer Dockerfile frontends have that berth does not implement:
-/// refused, as docker 20.10's builders refuse it, rather than ignored and
-/// the image built differently from what the Dockerfile says.
-fn unsupported_flag(at: &Location, instruction: &str, flag: &str) -> EngineError {
-    step_error(at, instruction, format!("{flag} is not supported"))
+/// A flag of newer Dockerfile frontends that berth does not implement,
+/// used by `instruction`: refused, as docker 20.10's builders refuse it,
+/// rather than ignored and the image built otherwise than the Dockerfile
+/// says.
+fn unsupported_flag(instruction: &Instruction) -> Option<&'static str> {
+    match instruction {
+        Instruction::Copy(copy) if copy.parents => Some("--parents"),
+        Instruction::Copy(copy) if !copy.exclude.is_empty() => Some("--exclude"),
+        Instruction::Add(add) if add.keep_git_dir => Some("--keep-git-dir"),
+        Instruction::Add(add) if !add.exclude.is_empty() => Some("--exclude"),
+        _ => None,
+    }
 }
 
 impl Engine {
@@ -667,6 +674,9 @@ impl Builder<'_> {
         let escape = self.dockerfile.directives.escape;
         let ex = |word: &str| expand(word, escape, &lookup).map_err(|e| step_error(&at, name, e));
         let parent = current.image.to_string();
+        if let Some(flag) = unsupported_flag(&located.value) {
+            return Err(step_error(&at, name, format!("{flag} is not supported")));
+        }
         let next = match &located.value {
             Instruction::Arg(arg) => {
                 for decl in &arg.args {
@@ -727,14 +737,6 @@ impl Builder<'_> {
             Instruction::Workdir(_) => self.workdir(current, scope, located, &vars)?,
             Instruction::Run(run) => self.run(current, scope, located, run)?,
             Instruction::Copy(copy) => {
-                let unsupported = if copy.parents {
-                    Some("--parents")
-                } else {
-                    (!copy.exclude.is_empty()).then_some("--exclude")
-                };
-                if let Some(flag) = unsupported {
-                    return Err(unsupported_flag(&self.at(located.line), "COPY", flag));
-                }
                 let flags = copy::CopyFlags {
                     sources: &copy.sources,
                     dest: &copy.dest,
@@ -747,14 +749,6 @@ impl Builder<'_> {
                 self.copy(current, located, flags, &ex)?
             }
             Instruction::Add(add) => {
-                let unsupported = if add.keep_git_dir {
-                    Some("--keep-git-dir")
-                } else {
-                    (!add.exclude.is_empty()).then_some("--exclude")
-                };
-                if let Some(flag) = unsupported {
-                    return Err(unsupported_flag(&self.at(located.line), "ADD", flag));
-                }
                 let flags = copy::CopyFlags {
                     sources: &add.sources,
                     dest: &add.dest,
