@@ -324,17 +324,6 @@ fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
     assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
 }
 
-/// The pid of the `berth __monitor ROOT ID` process, found in /proc.
-fn monitor_pid(id: &str) -> Option<i32> {
-    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = fs::read(e.path().join("cmdline")).ok()?;
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        let args: Vec<&str> = cmdline.split('\0').collect();
-        (args.get(1) == Some(&"__monitor") && args.get(3) == Some(&id)).then_some(pid)
-    })
-}
-
 #[test]
 fn many_runs_at_once_on_one_root() {
     let root = Root::new();

@@ -356,3 +356,52 @@ fn bad_health_flags_are_refused_with_dockers_code() {
         }
     }
 }
+
+#[test]
+fn a_container_whose_monitor_is_gone_is_unhealthy_not_stale() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let id = root
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "orphan",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "100ms",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    wait_for_health(&root, "orphan", "healthy");
+    let monitor = monitor_pid(&id).expect("a monitor process for the container");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    // Nothing checks it any more: it still runs, and says it is not known
+    // healthy.
+    let health = wait_for_health(&root, "orphan", "unhealthy");
+    let last = last_result(&health);
+    assert!(
+        last["Output"].as_str().unwrap().contains("monitor"),
+        "{health:#}"
+    );
+    assert!(
+        ps(&root, &[]).starts_with("orphan Up "),
+        "{}",
+        ps(&root, &[])
+    );
+    assert!(ps(&root, &[]).contains("(unhealthy)"));
+    // Marked once, however often it is looked at.
+    let again = inspect(&root, "orphan")["State"]["Health"].clone();
+    assert_eq!(again["Log"], health["Log"]);
+    root.ok(&["rm", "-f", "orphan"]);
+}

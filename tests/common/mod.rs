@@ -435,3 +435,14 @@ pub fn mounts_under(root: &Root) -> Vec<String> {
         .filter(|m| m.starts_with(&prefix))
         .collect()
 }
+
+/// The pid of the `berth __monitor ROOT ID` process, found in /proc.
+pub fn monitor_pid(id: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let args: Vec<&str> = cmdline.split('\0').collect();
+        (args.get(1) == Some(&"__monitor") && args.get(3) == Some(&id)).then_some(pid)
+    })
+}

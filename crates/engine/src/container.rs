@@ -453,7 +453,10 @@ impl Engine {
             .unwrap_or_default();
         let backend = self.backend(&runtime)?;
         match backend.state(&r.id)? {
-            Some(s) if s.status == "running" || s.status == "paused" => Ok(r),
+            Some(s) if s.status == "running" || s.status == "paused" => {
+                crate::health::mark_unchecked(&self.container_dir(&r.id));
+                Ok(r)
+            }
             _ => {
                 let _ = backend.delete(&r.id, true);
                 let _ = OverlayMount::unmount(&self.container_dir(&r.id).join("rootfs"));

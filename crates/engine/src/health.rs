@@ -182,11 +182,8 @@ impl HealthState {
     /// Takes a check's result into account. `within_start_period`: the
     /// check started before the start period ended.
     fn record(&mut self, result: HealthResult, within_start_period: bool, retries: u32) {
-        if self.log.len() >= MAX_LOG_ENTRIES {
-            self.log.drain(..=self.log.len() - MAX_LOG_ENTRIES);
-        }
         let passed = result.exit_code == 0;
-        self.log.push(result);
+        self.push(result);
         if passed {
             self.failing_streak = 0;
             self.status = HealthStatus::Healthy;
@@ -196,6 +193,43 @@ impl HealthState {
                 self.status = HealthStatus::Unhealthy;
             }
         }
+    }
+}
+
+impl HealthState {
+    /// Appends to the log, which keeps the last [`MAX_LOG_ENTRIES`].
+    fn push(&mut self, result: HealthResult) {
+        if self.log.len() >= MAX_LOG_ENTRIES {
+            self.log.drain(..=self.log.len() - MAX_LOG_ENTRIES);
+        }
+        self.log.push(result);
+    }
+}
+
+/// The log entry of a container whose checks stopped.
+const UNCHECKED: &str = "health checks stopped: the container's monitor, which runs them, is gone";
+
+/// Marks a running container whose monitor is gone as unhealthy: nothing
+/// checks it any more (nor collects its output or restarts it), so its
+/// last status would claim what nobody knows. Done once; a container
+/// without health checks has nothing to mark.
+pub(crate) fn mark_unchecked(dir: &Path) {
+    let Some(mut state) = read_health(dir) else {
+        return;
+    };
+    if state.log.last().is_some_and(|r| r.output == UNCHECKED) {
+        return;
+    }
+    let now = now_rfc3339();
+    state.push(HealthResult {
+        start: now.clone(),
+        end: now,
+        exit_code: -1,
+        output: UNCHECKED.into(),
+    });
+    state.status = HealthStatus::Unhealthy;
+    if let Err(error) = write_health(dir, &state) {
+        tracing::debug!(dir = %dir.display(), %error, "health state not updated");
     }
 }
 
