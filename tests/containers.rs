@@ -300,12 +300,7 @@ fn a_killed_monitor_leaves_a_container_that_ps_and_rm_handle() {
         .ok(&["run", "-d", "busybox", "sleep", "60"])
         .trim()
         .to_string();
-    let monitor = monitor_pid(&id).expect("a monitor process for the container");
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(monitor).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
+    let monitor = kill_monitor(&id);
     // The container outlives its monitor, and says so.
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{monitor}")).exists() {

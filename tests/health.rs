@@ -380,12 +380,7 @@ fn a_container_whose_monitor_is_gone_is_unhealthy_not_stale() {
         .trim()
         .to_string();
     wait_for_health(&root, "orphan", "healthy");
-    let monitor = monitor_pid(&id).expect("a monitor process for the container");
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(monitor).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
+    kill_monitor(&id);
     // Nothing checks it any more: it still runs, and says it is not known
     // healthy.
     let health = wait_for_health(&root, "orphan", "unhealthy");

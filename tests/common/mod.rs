@@ -436,8 +436,19 @@ pub fn mounts_under(root: &Root) -> Vec<String> {
         .collect()
 }
 
+/// SIGKILLs the monitor of container `id` and returns its pid.
+pub fn kill_monitor(id: &str) -> i32 {
+    let monitor = monitor_pid(id).expect("a monitor process for the container");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    monitor
+}
+
 /// The pid of the `berth __monitor ROOT ID` process, found in /proc.
-pub fn monitor_pid(id: &str) -> Option<i32> {
+fn monitor_pid(id: &str) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: i32 = e.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
