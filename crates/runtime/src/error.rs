@@ -10,6 +10,9 @@ pub enum RuntimeError {
     /// A user-supplied option is malformed or out of range.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A signal name or number docker's table does not have.
+    #[error("invalid signal: {0}")]
+    InvalidSignal(String),
     /// Docker's wording for `--cap-add`/`--cap-drop` typos.
     #[error("unknown capability: {0:?}")]
     UnknownCapability(String),

@@ -22,6 +22,7 @@ pub mod resources;
 pub mod restart;
 pub mod rootfs;
 pub mod seccomp;
+pub mod signal;
 pub mod spec;
 pub mod units;
 pub mod user;

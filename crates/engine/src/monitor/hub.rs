@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use berth_runtime::backend::{Runc, RuntimeBackend};
 
-use crate::attach::{kind, read_frame, write_frame, SOCKET};
+use crate::container::attach::{kind, read_frame, write_frame, SOCKET};
 use crate::EngineError;
 
 /// Where a client's input goes: the write end of the container's stdin
@@ -53,7 +53,7 @@ impl Hub {
     /// for as long as the monitor lives.
     pub(crate) fn listen(self: &Arc<Hub>, dir: &Path) -> Result<(), EngineError> {
         let _ = std::fs::remove_file(dir.join(SOCKET));
-        let (_dirfd, path) = crate::attach::socket_path(dir)?;
+        let (_dirfd, path) = crate::container::attach::socket_path(dir)?;
         let listener = UnixListener::bind(path)
             .map_err(|e| EngineError::io(format!("listen on {}", dir.join(SOCKET).display()), e))?;
         let hub = Arc::clone(self);

@@ -19,7 +19,8 @@ use berth_store::{Digest, ImageCommit, LayerInput, StagedLayer};
 use oci_spec::image::{ImageIndex, ImageManifest};
 use serde::Deserialize;
 
-use crate::config::{host_architecture, ImageConfig};
+use crate::image::config::{host_architecture, ImageConfig};
+use crate::image::manifest::OCI_MANIFEST;
 use crate::{familiar, normalize_tag, Engine, EngineError};
 
 /// Largest JSON document (config, manifest, index) accepted from an archive.
@@ -603,8 +604,6 @@ fn stored_manifest_for(
     None
 }
 
-pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
 /// An OCI manifest for an image that arrived without one.
 fn synthesize_manifest(
     config: &Digest,
@@ -623,7 +622,7 @@ fn synthesize_manifest(
         })
         .collect::<Vec<_>>();
     Ok((
-        crate::save::manifest_json(config, config_size, &descs),
+        crate::image::manifest::manifest_json(config, config_size, &descs),
         OCI_MANIFEST.to_string(),
     ))
 }

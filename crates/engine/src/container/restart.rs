@@ -25,7 +25,7 @@ impl Engine {
         if info.options.auto_remove {
             let marker = self
                 .container_dir(&info.record.id)
-                .join(crate::monitor::RESTARTING);
+                .join(crate::container::RESTARTING);
             std::fs::write(&marker, b"")
                 .map_err(|e| EngineError::io(format!("write {}", marker.display()), e))?;
         }
@@ -57,7 +57,7 @@ impl Engine {
         // the container back in between.
         let marker = self
             .container_dir(&id)
-            .join(crate::monitor::STOPPED_BY_USER);
+            .join(crate::container::STOPPED_BY_USER);
         std::fs::write(&marker, b"")
             .map_err(|e| EngineError::io(format!("write {}", marker.display()), e))?;
         if info.record.status == "paused" {

@@ -14,8 +14,8 @@ use berth_reference::Reference;
 use berth_registry::Client;
 use berth_store::Digest;
 
+use crate::distribution::registry::{registry_client, RegistryOptions};
 use crate::progress::Progress;
-use crate::registry::{registry_client, RegistryOptions};
 use crate::{familiar, Engine, EngineError};
 
 /// Layers uploaded at once, as docker's default `max-concurrent-uploads`

@@ -13,10 +13,9 @@ use std::io::{self, Read, Seek, Write};
 
 use berth_reference::Reference;
 use berth_store::{decompress, Digest, HashingReader, ImageLayer};
-use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType};
 use serde_json::{json, Value};
 
-use crate::load::OCI_MANIFEST;
+use crate::image::manifest::{manifest_json, OCI_MANIFEST};
 use crate::{familiar, Engine, EngineError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,35 +28,6 @@ pub enum SaveFormat {
 struct Target {
     id: Digest,
     tags: Vec<String>,
-}
-
-/// An OCI manifest for a config and layer blobs (digest, media type, size).
-pub(crate) fn manifest_json(
-    config: &Digest,
-    config_size: u64,
-    layers: &[(Digest, String, u64)],
-) -> Vec<u8> {
-    let oci = |d: &Digest| {
-        oci_spec::image::Digest::try_from(d.to_string()).expect("a validated sha256 digest")
-    };
-    let layers = layers
-        .iter()
-        .map(|(d, mt, size)| Descriptor::new(MediaType::from(mt.as_str()), *size, oci(d)))
-        .collect::<Vec<_>>();
-    let m: ImageManifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .config(Descriptor::new(
-            MediaType::ImageConfig,
-            config_size,
-            oci(config),
-        ))
-        .layers(layers)
-        .build()
-        .expect("all required manifest fields are set");
-    m.to_string()
-        .expect("a manifest always serializes")
-        .into_bytes()
 }
 
 fn is_uncompressed(media_type: &str) -> bool {

@@ -170,7 +170,7 @@ pub(crate) fn apply(
         Instruction::StopSignal(s) => {
             let signal = ex(s)?;
             // docker refuses a name its signal table lacks.
-            if crate::container::parse_signal(&signal).is_err() {
+            if berth_runtime::signal::parse_signal(&signal).is_err() {
                 return Err(invalid(change, format!("Invalid signal: {signal}")));
             }
             config.insert("StopSignal".into(), json!(signal));

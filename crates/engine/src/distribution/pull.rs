@@ -13,9 +13,9 @@ use berth_store::{
 };
 use oci_spec::image::{ImageIndex, ImageManifest};
 
-use crate::config::{ImageConfig, Platform};
+use crate::distribution::registry::{registry_client, RegistryOptions};
+use crate::image::config::{ImageConfig, Platform};
 use crate::progress::{CountingReader, Progress};
-use crate::registry::{registry_client, RegistryOptions};
 use crate::{familiar, Engine, EngineError};
 
 /// Layers downloaded at once, as docker's default `max-concurrent-downloads`.

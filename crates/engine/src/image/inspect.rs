@@ -4,7 +4,7 @@ use berth_store::{Digest, ImageRecord};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::config::ImageConfig;
+use crate::image::config::ImageConfig;
 use crate::{familiar, Engine, EngineError};
 
 /// One line of `history`, newest first.

@@ -7,9 +7,9 @@ use berth_store::{Digest, ImageCommit, LayerInput};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use crate::changes::apply_changes;
-use crate::config::Platform;
-use crate::save::manifest_json;
+use crate::image::changes::apply_changes;
+use crate::image::config::Platform;
+use crate::image::manifest::manifest_json;
 use crate::{normalize_tag, Engine, EngineError};
 
 #[derive(Debug, Clone, Default)]
@@ -71,7 +71,7 @@ impl Engine {
         let commit = ImageCommit {
             config: self.store.stage_bytes(&config)?,
             manifest: self.store.stage_bytes(&manifest)?,
-            manifest_media_type: crate::load::OCI_MANIFEST.to_string(),
+            manifest_media_type: crate::image::manifest::OCI_MANIFEST.to_string(),
             created: Some(Utc::now().timestamp()),
             layers: vec![LayerInput {
                 diff_id: layer.diff_id().clone(),

@@ -139,6 +139,17 @@ pub(crate) fn host_architecture() -> &'static str {
     }
 }
 
+/// Appends `entry` to an image config's `history`.
+pub(crate) fn push_history(doc: &mut Map<String, Value>, entry: Map<String, Value>) {
+    let mut history = doc
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    history.push(Value::Object(entry));
+    doc.insert("history".into(), Value::Array(history));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,13 @@
-//! `images`, `rmi`, `image prune` and `system df`.
-
-use std::collections::HashSet;
+//! `images`: the images in the store, filtered.
 
 use berth_reference::{familiar_match, Reference};
-use berth_store::{Digest, ImageRecord, Removed};
+use berth_store::Digest;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
-use crate::config::ImageConfig;
-use crate::{familiar, Engine, EngineError};
+use super::config::ImageConfig;
+use crate::{Engine, EngineError};
 
 /// One row of `images`: an image under one of its tags, or untagged.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +25,12 @@ pub struct ImageRow {
 /// `--filter` for `images` and `image prune`.
 #[derive(Debug, Clone, Default)]
 pub struct ImageFilter {
-    dangling: Option<bool>,
-    references: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-    before: Vec<String>,
-    since: Vec<String>,
-    until: Option<i64>,
+    pub(crate) dangling: Option<bool>,
+    pub(crate) references: Vec<String>,
+    pub(crate) labels: Vec<(String, Option<String>)>,
+    pub(crate) before: Vec<String>,
+    pub(crate) since: Vec<String>,
+    pub(crate) until: Option<i64>,
     /// `images -a`: also the untagged images build steps left (docker's
     /// intermediate images).
     pub all: bool,
@@ -104,31 +103,6 @@ fn parse_until(v: &str) -> Result<i64, EngineError> {
     Ok(Utc::now().timestamp() - secs)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RmiEvent {
-    /// A tag, in familiar form.
-    Untagged(String),
-    /// An image ID or a layer chain ID.
-    Deleted(Digest),
-}
-
-/// What `image prune` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RemovedImage {
-    pub events: Vec<RmiEvent>,
-    pub reclaimed: u64,
-}
-
-/// `system df` for images.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SpaceUsage {
-    pub images: usize,
-    pub active_images: usize,
-    /// Unpacked layers (shared ones once) plus stored blobs.
-    pub size: u64,
-    pub reclaimable: u64,
-}
-
 fn labels_match(labels: Option<&Map<String, Value>>, want: &[(String, Option<String>)]) -> bool {
     want.iter()
         .all(|(k, v)| match (labels.and_then(|l| l.get(k)), v) {
@@ -136,15 +110,6 @@ fn labels_match(labels: Option<&Map<String, Value>>, want: &[(String, Option<Str
             (Some(actual), Some(v)) => actual.as_str() == Some(v.as_str()),
             (None, _) => false,
         })
-}
-
-fn removal_events(removed: &Removed, images: &[Digest]) -> Vec<RmiEvent> {
-    images
-        .iter()
-        .cloned()
-        .chain(removed.layers.iter().cloned())
-        .map(RmiEvent::Deleted)
-        .collect()
 }
 
 impl Engine {
@@ -260,129 +225,5 @@ impl Engine {
             }
         }
         Ok(false)
-    }
-
-    /// `rmi NAME`: untags a tag; deletes the image once no tag is left.
-    /// Given an ID, untags every tag (all in one repository, or `force`)
-    /// and deletes.
-    pub fn remove_image(&mut self, name: &str, force: bool) -> Result<Vec<RmiEvent>, EngineError> {
-        let by_tag = match Reference::parse_with_default_tag(name) {
-            Ok(r) if r.digest().is_none() && !berth_reference::is_full_image_id(name) => {
-                let full = r.to_string();
-                self.store.image_by_tag(&full)?.map(|id| (id, full))
-            }
-            _ => None,
-        };
-        let target = match &by_tag {
-            Some((id, _)) => id.clone(),
-            None => self.resolve_image(name)?,
-        };
-        let users = self.containers_using(&target)?;
-        if let Some(c) = users.first() {
-            if !force {
-                return Err(EngineError::ImageInUse {
-                    reference: name.to_string(),
-                    container: c.id[..12].to_string(),
-                    image: target.short().to_string(),
-                });
-            }
-        }
-        let mut events = Vec::new();
-        let id = match by_tag {
-            Some((id, full)) => {
-                self.store.untag(&full)?;
-                events.push(RmiEvent::Untagged(familiar(&full)));
-                if !self.store.image(&id)?.tags.is_empty() {
-                    return Ok(events);
-                }
-                id
-            }
-            None => {
-                let id = self.resolve_image(name)?;
-                let record = self.store.image(&id)?;
-                let repos: HashSet<String> = record
-                    .tags
-                    .iter()
-                    .filter_map(|t| Reference::parse_normalized(t).ok())
-                    .map(|r| r.name())
-                    .collect();
-                if repos.len() > 1 && !force {
-                    return Err(EngineError::ReferencedInMultipleRepositories {
-                        id: id.short().to_string(),
-                    });
-                }
-                for tag in &record.tags {
-                    self.store.untag(tag)?;
-                    events.push(RmiEvent::Untagged(familiar(tag)));
-                }
-                id
-            }
-        };
-        // A forced removal untags, but a container still needs its image.
-        if !users.is_empty() {
-            return Ok(events);
-        }
-        let removed = self.store.delete_images(std::slice::from_ref(&id))?;
-        events.extend(removal_events(&removed, &[id]));
-        Ok(events)
-    }
-
-    /// `image prune`: dangling images, or with `all` every image, except
-    /// those a container uses.
-    pub fn prune_images(
-        &mut self,
-        all: bool,
-        filter: &ImageFilter,
-    ) -> Result<RemovedImage, EngineError> {
-        let mut filter = filter.clone();
-        // Build steps' images are the build cache: pruned with the rest.
-        filter.all = true;
-        if !all {
-            filter.dangling = Some(true);
-        }
-        let rows = self.list_images(&filter)?;
-        let ids: Vec<Digest> = {
-            let mut seen = HashSet::new();
-            let used: HashSet<Digest> = self
-                .store
-                .list_containers()?
-                .into_iter()
-                .map(|c| c.image_id)
-                .collect();
-            rows.iter()
-                .filter(|r| !used.contains(&r.id) && seen.insert(r.id.clone()))
-                .map(|r| r.id.clone())
-                .collect()
-        };
-        let mut events = Vec::new();
-        for id in &ids {
-            for tag in self.store.image(id)?.tags {
-                self.store.untag(&tag)?;
-                events.push(RmiEvent::Untagged(familiar(&tag)));
-            }
-        }
-        if ids.is_empty() {
-            return Ok(RemovedImage::default());
-        }
-        let removed = self.store.delete_images(&ids)?;
-        events.extend(removal_events(&removed, &ids));
-        Ok(RemovedImage {
-            events,
-            reclaimed: removed.reclaimed,
-        })
-    }
-
-    /// `system df`, images line.
-    pub fn image_space(&self) -> Result<SpaceUsage, EngineError> {
-        let images: Vec<ImageRecord> = self.store.list_images()?;
-        let layers: u64 = self.store.list_layers()?.iter().map(|l| l.size).sum();
-        let blobs = self.store.content_size()?;
-        let size = layers + blobs;
-        Ok(SpaceUsage {
-            images: images.len(),
-            active_images: 0,
-            size,
-            reclaimable: size,
-        })
     }
 }

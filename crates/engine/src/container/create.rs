@@ -1,0 +1,116 @@
+//! `create`: a container recorded with its directories, and `rename`.
+
+use berth_store::{ContainerRecord, StoreError};
+use rand::Rng;
+
+use super::*;
+use crate::{Engine, EngineError};
+
+/// docker-style names: an adjective and a scientist-ish noun.
+fn random_name() -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "proud", "quirky", "sharp", "tender", "witty",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermi", "galois", "hopper", "kepler", "lovelace",
+        "noether", "pascal", "ritchie", "shannon", "tesla", "turing", "wozniak",
+    ];
+    let mut r = rand::thread_rng();
+    format!(
+        "{}_{}{}",
+        ADJ[r.gen_range(0..16)],
+        NOUN[r.gen_range(0..16)],
+        r.gen_range(0..100)
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl Engine {
+    /// `create`: records the container and prepares its directories.
+    pub fn create_container(
+        &mut self,
+        name: Option<&str>,
+        opts: ContainerOptions,
+    ) -> Result<String, EngineError> {
+        let image = self.resolve_image(&opts.image)?;
+        if !matches!(opts.network.as_str(), "none" | "host") {
+            return Err(EngineError::InvalidContainer(format!(
+                "network {:?} is not supported yet: use --network none or --network host",
+                opts.network
+            )));
+        }
+        let policy: berth_runtime::restart::RestartPolicy = opts.restart.parse()?;
+        if opts.auto_remove && policy != berth_runtime::restart::RestartPolicy::No {
+            return Err(EngineError::InvalidContainer(
+                "Conflicting options: --restart and --rm".into(),
+            ));
+        }
+        let name = match name {
+            Some(n) if !valid_name(n.trim_start_matches('/')) => {
+                return Err(EngineError::InvalidContainer(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )))
+            }
+            Some(n) => n.trim_start_matches('/').to_string(),
+            None => random_name(),
+        };
+        let id: String = {
+            let mut r = rand::thread_rng();
+            (0..32).map(|_| format!("{:02x}", r.gen::<u8>())).collect()
+        };
+        let dir = self.container_dir(&id);
+        for sub in ["upper", "work", "rootfs"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| EngineError::io(format!("create {}", dir.display()), e))?;
+        }
+        let record = ContainerRecord {
+            id: id.clone(),
+            name,
+            image_id: image,
+            config: serde_json::to_string(&opts).expect("options serialize"),
+            status: "created".into(),
+            created_at: now_rfc3339(),
+            started_at: None,
+            finished_at: None,
+            pid: None,
+            monitor_pid: None,
+            exit_code: None,
+            restart_count: 0,
+        };
+        if let Err(e) = self.store.insert_container(&record) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        Ok(id)
+    }
+}
+
+impl Engine {
+    /// `rename OLD NEW`.
+    pub fn rename_container(&mut self, s: &str, new_name: &str) -> Result<(), EngineError> {
+        let name = new_name.trim_start_matches('/');
+        if !valid_name(name) {
+            return Err(EngineError::InvalidContainer(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let mut info = self.container(s)?;
+        if self
+            .store
+            .find_containers(name)?
+            .iter()
+            .any(|c| c.name == name)
+        {
+            return Err(StoreError::NameInUse(name.to_string()).into());
+        }
+        info.record.name = name.to_string();
+        self.store.update_container(&info.record)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+//! Containers: what they are created with, their recorded state and files,
+//! and every use case on them but running one (the monitor's).
+//!
+//! A started container is owned by a monitor: berth re-executed as
+//! `berth __monitor ROOT ID` (as podman has conmon). The monitor mounts the
+//! rootfs, starts the container with the runtime, becomes its subreaper,
+//! copies its output to the json-file log (and to the terminal for a
+//! foreground run), records the exit code and cleans up. The CLI can exit
+//! or be killed at any point; the monitor stays until the container ends.
+
+pub(crate) mod attach;
+mod commit;
+mod copy;
+mod create;
+mod exec;
+pub(crate) mod fs;
+pub(crate) mod health;
+mod inspect;
+pub(crate) mod layout;
+mod lifecycle;
+mod list;
+mod logs;
+mod mounts;
+mod options;
+mod process;
+mod restart;
+mod state;
+mod stats;
+mod top;
+mod units;
+
+pub use attach::{AttachEvent, AttachInput, AttachSession};
+pub use commit::CommitOptions;
+pub use copy::{Copied, CopyIn, CopyOptions, CopyOut};
+pub use exec::ExecOptions;
+pub use fs::{Change, ChangeKind};
+pub use health::{parse_health_duration, HealthConfig, HealthResult, HealthState, HealthStatus};
+pub use logs::{LogStream, LogsOptions};
+pub use mounts::MountOption;
+pub use options::{ContainerInfo, ContainerOptions, StartOptions};
+pub use stats::StatsSample;
+pub use units::{parse_cpus, parse_signal, parse_size};
+
+pub(crate) use layout::{LOG_FILE, RESTARTING, STOPPED_BY_USER};
+pub(crate) use process::{command_line, environment};
+pub(crate) use state::{is_active, now_rfc3339, process_alive, wait_process_exit};
