@@ -27,20 +27,36 @@ pub struct Root {
     pub dir: tempfile::TempDir,
     /// Files a test makes beside its root (archives ...), removed with it.
     pub scratch: tempfile::TempDir,
+    /// The `--root`: `dir` itself, or a directory deep inside it.
+    root: PathBuf,
 }
 
 impl Root {
     pub fn new() -> Root {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("create temp root");
         Root {
-            dir: tempfile::Builder::new()
-                .prefix("berth-test-")
-                .tempdir()
-                .expect("create temp root"),
+            root: dir.path().to_path_buf(),
+            dir,
             scratch: tempfile::Builder::new()
                 .prefix("berth-test-files-")
                 .tempdir()
                 .expect("create temp dir"),
         }
+    }
+
+    /// A root whose path is at least `len` bytes long (in directories of
+    /// 200-byte names), for what path lengths could break. SQLite opens
+    /// no database path over 512 bytes.
+    pub fn with_long_path(len: usize) -> Root {
+        let mut root = Root::new();
+        while root.root.as_os_str().len() < len {
+            root.root.push("r".repeat(200));
+        }
+        fs::create_dir_all(&root.root).unwrap();
+        root
     }
 
     /// Writes `data` to a file named `name` in the test's scratch directory.
@@ -51,7 +67,7 @@ impl Root {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {

@@ -57,6 +57,10 @@ pub enum RuntimeError {
         len: usize,
         max: usize,
     },
+    /// The kernel refused an overlay mount; `detail` says at which step
+    /// and what it logged.
+    #[error("mount overlay on {target}: {detail}")]
+    Overlay { target: PathBuf, detail: String },
     /// A file operation failed; `action` says which ("read", "write", ...).
     #[error("{action} {path}: {source}")]
     Io {

@@ -64,6 +64,11 @@ pub enum StoreError {
     NameInUse(String),
     #[error("image {0} not found in the store")]
     ImageNotFound(Digest),
+    /// Docker's wording ("max depth exceeded"), with the numbers.
+    #[error(
+        "max depth exceeded: the image has {layers} layers, more than the {max} an image may have"
+    )]
+    TooManyLayers { layers: usize, max: usize },
     #[error("store schema version {found} is newer than this berth supports ({supported}); upgrade berth")]
     SchemaTooNew { found: usize, supported: usize },
 }
@@ -82,6 +87,23 @@ impl StoreError {
             error,
         }
     }
+}
+
+/// The most layers an image in the store may have: docker's limit, which
+/// berth's overlay mounts stack on every kernel (~185 fit `mount(2)`'s one
+/// page of options on kernels before 6.8).
+pub const MAX_LAYERS: usize = 125;
+
+/// Refuses an image of more than [`MAX_LAYERS`] layers, so a caller can
+/// stop before fetching what the store would refuse.
+pub fn check_layer_count(layers: usize) -> Result<(), StoreError> {
+    if layers > MAX_LAYERS {
+        return Err(StoreError::TooManyLayers {
+            layers,
+            max: MAX_LAYERS,
+        });
+    }
+    Ok(())
 }
 
 /// A layer unpacked into a staging directory, with its blob staged beside it.
@@ -289,11 +311,15 @@ impl Store {
     }
 
     /// Adds images: installs their new layers and blobs and records them,
-    /// all in one transaction: all or nothing.
+    /// all in one transaction: all or nothing. An image deeper than
+    /// [`MAX_LAYERS`] is refused before anything is installed.
     pub fn commit_images(
         &mut self,
         images: Vec<ImageCommit>,
     ) -> Result<Vec<CommitOutcome>, StoreError> {
+        for image in &images {
+            check_layer_count(image.layers.len())?;
+        }
         let layers_dir = self.root.join("layers");
         let content = self.content.clone();
         let tmp = self.tmp();
@@ -708,6 +734,14 @@ mod tests {
     }
 
     fn commit(store: &mut Store, layers: &[&[u8]], tag: &str) -> CommitOutcome {
+        try_commit(store, layers, tag).unwrap()
+    }
+
+    fn try_commit(
+        store: &mut Store,
+        layers: &[&[u8]],
+        tag: &str,
+    ) -> Result<CommitOutcome, StoreError> {
         let mut inputs = Vec::new();
         for l in layers {
             let staged = store.stage_layer(*l).unwrap();
@@ -731,7 +765,30 @@ mod tests {
             tags: vec![tag.to_string()],
             repo_digests: Vec::new(),
         };
-        store.commit_images(vec![image]).unwrap().remove(0)
+        Ok(store.commit_images(vec![image])?.remove(0))
+    }
+
+    #[test]
+    fn images_deeper_than_the_limit_are_refused_leaving_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let mut store = Store::open(t.path()).unwrap();
+        let layers: Vec<Vec<u8>> = (0..=MAX_LAYERS)
+            .map(|i| layer_tar(&format!("f{i}"), b"x"))
+            .collect();
+        let refs: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+        let err = try_commit(&mut store, &refs, "deep").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max depth exceeded: the image has 126 layers, more than the 125 an image may have"
+        );
+        assert!(store.list_images().unwrap().is_empty());
+        assert!(store.content.list().unwrap().is_empty(), "no blob kept");
+        for dir in ["tmp", "layers/l"] {
+            let left: Vec<_> = std::fs::read_dir(t.path().join(dir)).unwrap().collect();
+            assert!(left.is_empty(), "{dir}: {left:?}");
+        }
+        commit(&mut store, &refs[..MAX_LAYERS], "deepest");
+        assert_eq!(store.list_layers().unwrap().len(), MAX_LAYERS);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use berth_runtime::overlay::OverlayMount;
 use berth_store::{extract_copy, CopyOwner, ExtractStats, StoreError};
 use rustix::fs::{self as fs, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+use rustix::mount::MountAttrFlags;
 
 use crate::container::ContainerInfo;
 use crate::{Engine, EngineError};
@@ -499,27 +499,8 @@ impl Engine {
             target: rootfs,
             volatile: false,
         };
-        let options = overlay.mount_data()?;
-        let failed = |e: Errno| {
-            EngineError::io(
-                format!("mount the filesystem of container {}", info.record.id),
-                e.into(),
-            )
-        };
-        let fs_fd =
-            rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(failed)?;
-        // mount_data refuses paths with ',', so every ',' separates options.
-        for option in options.split(',') {
-            let (key, value) = option.split_once('=').unwrap_or((option, ""));
-            rustix::mount::fsconfig_set_string(&fs_fd, key, value).map_err(failed)?;
-        }
-        rustix::mount::fsconfig_create(&fs_fd).map_err(failed)?;
-        let mount = rustix::mount::fsmount(
-            &fs_fd,
-            FsMountFlags::FSMOUNT_CLOEXEC,
-            MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOSUID,
-        )
-        .map_err(failed)?;
+        let mount = overlay
+            .mount_detached(MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOSUID)?;
         tracing::debug!(container = %info.record.id, "mounted a detached overlay for cp");
         Ok(mount)
     }

@@ -123,6 +123,8 @@ impl Engine {
                 config.diff_ids().len()
             )));
         }
+        // Before any download: the store would refuse it at the end.
+        berth_store::check_layer_count(layers.len())?;
 
         let full_tag = reference.tag().map(|_| reference.to_string());
         let already = self.store.image(&config_digest).ok();
