@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use berth_engine::{AttachEvent, AttachInput, AttachSession};
+use berth_engine::{AttachEvent, AttachInput, AttachSession, EngineError};
 use rustix::termios::{tcgetattr, tcgetwinsize, tcsetattr, OptionalActions, Termios};
 
 /// How to attach.
@@ -154,7 +154,9 @@ pub fn attach(mut session: AttachSession, opts: AttachOptions) -> Result<Option<
                 let _ = stderr.write_all(&data);
             }
             Ok(Some(AttachEvent::Exit(code))) => return Ok(Some(code)),
-            Ok(Some(AttachEvent::Failed(why))) => bail!("{why}"),
+            Ok(Some(AttachEvent::Failed { failure, message })) => {
+                return Err(EngineError::StartFailed { message, failure }.into())
+            }
             Ok(Some(AttachEvent::Started)) => {}
             Ok(None) | Err(_) if detached.load(Ordering::SeqCst) => return Ok(None),
             Ok(None) => bail!("lost the connection to the container monitor"),

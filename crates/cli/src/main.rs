@@ -4,6 +4,7 @@
 
 mod attach;
 mod cmd;
+mod exit;
 mod format;
 mod output;
 mod progress;
@@ -194,12 +195,12 @@ fn init_tracing(level: &str) {
         .init();
 }
 
-fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+fn exit_code(result: anyhow::Result<u8>, convention: exit::Convention) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::exit_code(&e, convention))
         }
     }
 }
@@ -208,7 +209,7 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(monitor) = cmd::monitor::Invocation::from_args(&args) {
         init_tracing(&std::env::var("BERTH_LOG").unwrap_or_default());
-        return exit_code(monitor.and_then(cmd::monitor::run));
+        return exit_code(monitor.and_then(cmd::monitor::run), exit::Convention::Plain);
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -222,6 +223,11 @@ fn main() -> ExitCode {
     // The runtime and the monitor work from other directories: a relative
     // --root must mean the same place to them.
     let root = std::path::absolute(&cli.root).unwrap_or(cli.root);
+    let convention = match &cli.command {
+        Command::Run(_) | Command::Create(_) => exit::Convention::Run,
+        Command::Exec(_) => exit::Convention::Exec,
+        _ => exit::Convention::Plain,
+    };
     let result = match cli.command {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => cmd::load::run(&root, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => cmd::save::run(&root, a),
@@ -239,14 +245,7 @@ fn main() -> ExitCode {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(&root, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => cmd::push::run(&root, a),
         Command::Login(a) => cmd::login::run(&root, a),
-        Command::Run(a) => match cmd::run::run(&root, a) {
-            // docker run's own failures exit 125 (126/127 for commands).
-            Err(e) => {
-                eprintln!("Error: {e:#}");
-                return ExitCode::from(cmd::run::start_failure_code(&e));
-            }
-            ok => ok,
-        },
+        Command::Run(a) => cmd::run::run(&root, a),
         Command::Create(a) => cmd::create::run(&root, a),
         Command::Start(a) => cmd::start::run(&root, a),
         Command::Ps(a) => cmd::ps::run(&root, a),
@@ -289,7 +288,7 @@ fn main() -> ExitCode {
         Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };
-    exit_code(result)
+    exit_code(result, convention)
 }
 
 #[cfg(test)]

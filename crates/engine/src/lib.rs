@@ -31,6 +31,7 @@ use std::path::Path;
 use berth_reference::Reference;
 use berth_store::Store;
 
+pub use berth_runtime::StartFailure;
 pub use build::{
     BuildCachePruned, BuildEvent, BuildOptions, BuildProgress, BuildSecret, ClassicOutput,
     StageLabel,
@@ -42,7 +43,7 @@ pub use container::{
     HealthStatus, LogStream, LogsOptions, MountOption, StartOptions, StatsSample,
 };
 pub use distribution::{login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions};
-pub use error::EngineError;
+pub use error::{EngineError, ErrorKind};
 pub use image::{
     HistoryEntry, ImageConfig, ImageFilter, ImageRow, ImportOptions, LoadSource, LoadedImage,
     RemovedImage, RmiEvent, SaveFormat, SpaceUsage,

@@ -90,3 +90,86 @@ impl RuntimeError {
         }
     }
 }
+
+/// Why a container's process did not start, as docker tells it apart: by
+/// the exit code `run`, `start -a` and `exec` give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFailure {
+    /// The command does not exist in the container (127).
+    CommandNotFound,
+    /// The command exists but cannot be run: not executable, a directory
+    /// (126).
+    CannotExecute,
+    /// Anything else: berth or the runtime failed (125).
+    Other,
+}
+
+impl StartFailure {
+    /// docker's exit code for it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            StartFailure::CommandNotFound => 127,
+            StartFailure::CannotExecute => 126,
+            StartFailure::Other => 125,
+        }
+    }
+
+    /// The failure a runtime's error message describes. runc reports an
+    /// exec that failed inside the new container only as text (from the
+    /// Go error it got), so the text is where it is told apart, here once.
+    pub fn of_message(message: &str) -> StartFailure {
+        let message = message.to_ascii_lowercase();
+        if message.contains("no such file or directory")
+            || message.contains("executable file not found")
+        {
+            StartFailure::CommandNotFound
+        } else if message.contains("permission denied") || message.contains("is a directory") {
+            StartFailure::CannotExecute
+        } else {
+            StartFailure::Other
+        }
+    }
+}
+
+impl RuntimeError {
+    /// How a failed `run` or `exec` failed, for its exit code.
+    pub fn start_failure(&self) -> StartFailure {
+        match self {
+            RuntimeError::RuntimeCommand { detail, .. } => StartFailure::of_message(detail),
+            _ => StartFailure::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_are_told_apart_as_docker_does() {
+        let failed = |detail: &str| RuntimeError::RuntimeCommand {
+            command: "runc run".into(),
+            detail: detail.into(),
+        };
+        assert_eq!(
+            failed("exec: \"nope\": executable file not found in $PATH").start_failure(),
+            StartFailure::CommandNotFound
+        );
+        assert_eq!(
+            failed("exec /x: no such file or directory").start_failure(),
+            StartFailure::CommandNotFound
+        );
+        assert_eq!(
+            failed("exec /etc: permission denied").start_failure(),
+            StartFailure::CannotExecute
+        );
+        assert_eq!(failed("cgroup: oops").start_failure(), StartFailure::Other);
+        assert_eq!(
+            RuntimeError::UserNotFound("x".into()).start_failure(),
+            StartFailure::Other
+        );
+        assert_eq!(StartFailure::CommandNotFound.exit_code(), 127);
+        assert_eq!(StartFailure::CannotExecute.exit_code(), 126);
+        assert_eq!(StartFailure::Other.exit_code(), 125);
+    }
+}

@@ -27,4 +27,4 @@ pub mod spec;
 pub mod units;
 pub mod user;
 
-pub use error::RuntimeError;
+pub use error::{RuntimeError, StartFailure};

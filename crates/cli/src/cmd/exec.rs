@@ -56,17 +56,6 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             None
         },
     };
-    match engine.exec_container(&a.container, &opts) {
-        Ok(code) => Ok(code.clamp(0, 255) as u8),
-        // docker's codes when the command could not run: 126, or 127 when
-        // it was not found.
-        Err(e) => {
-            let e = anyhow::Error::from(e);
-            eprintln!("Error: {e:#}");
-            Ok(match super::run::start_failure_code(&e) {
-                125 => 126,
-                code => code,
-            })
-        }
-    }
+    let code = engine.exec_container(&a.container, &opts)?;
+    Ok(code.clamp(0, 255) as u8)
 }

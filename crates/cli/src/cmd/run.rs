@@ -219,19 +219,6 @@ pub struct Args {
     create: CreateArgs,
 }
 
-/// docker's exit codes for a container that could not start: 127 when the
-/// command is not found, 126 when it cannot be invoked, 125 otherwise.
-pub fn start_failure_code(e: &anyhow::Error) -> u8 {
-    let text = format!("{e:#}");
-    if text.contains("no such file or directory") || text.contains("executable file not found") {
-        127
-    } else if text.contains("permission denied") {
-        126
-    } else {
-        125
-    }
-}
-
 /// docker refuses `-it` when its input is not a terminal, with this
 /// message and exit code 1.
 pub fn tty_input_refused(tty: bool, stdin: bool) -> bool {

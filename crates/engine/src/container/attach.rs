@@ -5,6 +5,7 @@
 //! bytes, payload length as a big-endian u32), then the payload. The
 //! monitor sends output and events; clients send input and requests.
 
+use berth_runtime::StartFailure;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -37,7 +38,8 @@ pub(crate) mod kind {
     pub const STDERR: u8 = 2;
     /// The container runs (empty payload).
     pub const STARTED: u8 = 3;
-    /// It could not start: the payload is why.
+    /// It could not start: the payload is docker's exit code for why (a
+    /// big-endian i32: 125, 126 or 127), then the message.
     pub const FAILED: u8 = 4;
     /// It exited: the payload is its code, a big-endian i32.
     pub const EXIT: u8 = 5;
@@ -52,6 +54,13 @@ pub(crate) mod kind {
 /// Frames larger than this are refused: output is sent in pieces of at
 /// most 32 KiB, and nothing else is big.
 const MAX_FRAME: usize = 1 << 20;
+
+/// A `FAILED` frame's payload.
+pub(crate) fn failed_payload(failure: StartFailure, message: &str) -> Vec<u8> {
+    let mut payload = failure.exit_code().to_be_bytes().to_vec();
+    payload.extend_from_slice(message.as_bytes());
+    payload
+}
 
 pub(crate) fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
     let mut frame = Vec::with_capacity(8 + payload.len());
@@ -97,7 +106,10 @@ pub enum AttachEvent {
     Stderr(Vec<u8>),
     Started,
     /// The container could not start, and why.
-    Failed(String),
+    Failed {
+        failure: StartFailure,
+        message: String,
+    },
     /// The container exited with this code.
     Exit(i32),
 }
@@ -146,7 +158,14 @@ impl AttachSession {
                 kind::STDOUT => AttachEvent::Stdout(payload),
                 kind::STDERR => AttachEvent::Stderr(payload),
                 kind::STARTED => AttachEvent::Started,
-                kind::FAILED => AttachEvent::Failed(String::from_utf8_lossy(&payload).into()),
+                kind::FAILED => AttachEvent::Failed {
+                    failure: match be_i32(&payload) {
+                        Some(127) => StartFailure::CommandNotFound,
+                        Some(126) => StartFailure::CannotExecute,
+                        _ => StartFailure::Other,
+                    },
+                    message: String::from_utf8_lossy(payload.get(4..).unwrap_or_default()).into(),
+                },
                 kind::EXIT => AttachEvent::Exit(be_i32(&payload).unwrap_or(255)),
                 // Kinds a newer monitor may send are skipped.
                 _ => continue,
@@ -159,12 +178,15 @@ impl AttachSession {
         loop {
             match self.next_event()? {
                 Some(AttachEvent::Started) => return Ok(()),
-                Some(AttachEvent::Failed(why)) => return Err(EngineError::StartFailed(why)),
+                Some(AttachEvent::Failed { failure, message }) => {
+                    return Err(EngineError::StartFailed { message, failure })
+                }
                 Some(_) => {}
                 None => {
-                    return Err(EngineError::StartFailed(
-                        "the container monitor exited before the container started".into(),
-                    ))
+                    return Err(EngineError::StartFailed {
+                        message: "the container monitor exited before the container started".into(),
+                        failure: StartFailure::Other,
+                    })
                 }
             }
         }
@@ -278,17 +300,15 @@ mod tests {
     fn a_failed_start_and_a_vanished_monitor_are_errors() {
         let (mut a, b) = UnixStream::pair().unwrap();
         let mut session = AttachSession::new(b).unwrap();
-        write_frame(
-            &mut a,
-            kind::FAILED,
-            b"exec: \"nope\": executable file not found",
-        )
-        .unwrap();
+        let mut payload = 127i32.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"exec: \"nope\": executable file not found");
+        write_frame(&mut a, kind::FAILED, &payload).unwrap();
         let err = session.wait_started().unwrap_err();
         assert!(
             err.to_string().contains("executable file not found"),
             "{err}"
         );
+        assert_eq!(err.kind(), crate::ErrorKind::CommandNotFound);
         drop(a);
         let err = session.wait_started().unwrap_err();
         assert!(err.to_string().contains("monitor exited"), "{err}");

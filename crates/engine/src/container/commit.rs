@@ -192,7 +192,7 @@ impl Engine {
         if let Some(backend) = paused {
             if let Err(e) = backend.resume(&info.record.id) {
                 // Never leave it frozen silently.
-                return Err(EngineError::InvalidContainer(format!(
+                return Err(EngineError::Internal(format!(
                     "resume container {} after reading its changes: {e}",
                     info.record.id
                 )));
@@ -319,7 +319,7 @@ impl Engine {
             match producer.join() {
                 Ok(Ok(())) => Ok(staged?),
                 Ok(Err(e)) => Err(EngineError::io(what(), e)),
-                Err(_) => Err(EngineError::InvalidContainer(format!(
+                Err(_) => Err(EngineError::Internal(format!(
                     "{}: the layer writer panicked",
                     what()
                 ))),

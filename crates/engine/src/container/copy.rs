@@ -87,12 +87,12 @@ struct Destination {
 }
 
 fn copy_error(msg: String) -> EngineError {
-    EngineError::InvalidContainer(msg)
+    EngineError::Invalid(msg)
 }
 
 /// Docker's wording, which scripts match on.
 fn not_found(path: &Path, container: &str) -> EngineError {
-    copy_error(format!(
+    EngineError::NotFound(format!(
         "Could not find the file {} in container {container}",
         path.display()
     ))

@@ -40,20 +40,20 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let image = self.resolve_image(&opts.image)?;
         if !matches!(opts.network.as_str(), "none" | "host") {
-            return Err(EngineError::InvalidContainer(format!(
+            return Err(EngineError::NotImplemented(format!(
                 "network {:?} is not supported yet: use --network none or --network host",
                 opts.network
             )));
         }
         let policy: berth_runtime::restart::RestartPolicy = opts.restart.parse()?;
         if opts.auto_remove && policy != berth_runtime::restart::RestartPolicy::No {
-            return Err(EngineError::InvalidContainer(
+            return Err(EngineError::Invalid(
                 "Conflicting options: --restart and --rm".into(),
             ));
         }
         let name = match name {
             Some(n) if !valid_name(n.trim_start_matches('/')) => {
-                return Err(EngineError::InvalidContainer(format!(
+                return Err(EngineError::Invalid(format!(
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )))
             }
@@ -96,7 +96,7 @@ impl Engine {
     pub fn rename_container(&mut self, s: &str, new_name: &str) -> Result<(), EngineError> {
         let name = new_name.trim_start_matches('/');
         if !valid_name(name) {
-            return Err(EngineError::InvalidContainer(format!(
+            return Err(EngineError::Invalid(format!(
                 "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
         }

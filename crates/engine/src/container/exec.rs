@@ -29,19 +29,19 @@ impl Engine {
         use berth_runtime::backend::{ContainerStdio, ExecConsole, ExecProcess};
         let info = self.container(s)?;
         if info.record.status == "paused" {
-            return Err(EngineError::InvalidContainer(format!(
+            return Err(EngineError::Conflict(format!(
                 "container {} is paused, unpause the container before exec",
                 info.record.id
             )));
         }
         if info.record.status != "running" {
-            return Err(EngineError::InvalidContainer(format!(
+            return Err(EngineError::Conflict(format!(
                 "container {} is not running",
                 info.record.id
             )));
         }
         if opts.cmd.is_empty() {
-            return Err(EngineError::InvalidContainer("exec needs a command".into()));
+            return Err(EngineError::Invalid("exec needs a command".into()));
         }
         let user = match &opts.user {
             Some(u) => {

@@ -62,13 +62,13 @@ impl HealthConfig {
             ("StartInterval", self.start_interval),
         ] {
             if value != 0 && value < MINIMUM_DURATION_NS {
-                return Err(EngineError::InvalidContainer(format!(
+                return Err(EngineError::Invalid(format!(
                     "{name} in Healthcheck cannot be less than 1ms"
                 )));
             }
         }
         if self.retries < 0 {
-            return Err(EngineError::InvalidContainer(
+            return Err(EngineError::Invalid(
                 "Retries in Healthcheck cannot be negative".into(),
             ));
         }
@@ -101,9 +101,9 @@ impl HealthConfig {
 /// A `--health-*` duration in Go's syntax (`500ms`, `1m30s`), in
 /// nanoseconds.
 pub fn parse_health_duration(text: &str) -> Result<i64, EngineError> {
-    let nanos = berth_dockerfile::parse_go_duration(text).map_err(EngineError::InvalidContainer)?;
+    let nanos = berth_dockerfile::parse_go_duration(text).map_err(EngineError::Invalid)?;
     i64::try_from(nanos)
-        .map_err(|_| EngineError::InvalidContainer(format!("time: invalid duration {text:?}")))
+        .map_err(|_| EngineError::Invalid(format!("time: invalid duration {text:?}")))
 }
 
 /// `Health.Status`.

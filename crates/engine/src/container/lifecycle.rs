@@ -65,7 +65,7 @@ impl Engine {
     pub fn attach_container(&mut self, s: &str) -> Result<AttachSession, EngineError> {
         let info = self.container(s)?;
         if info.record.status != "running" {
-            return Err(EngineError::InvalidContainer(
+            return Err(EngineError::Conflict(
                 "You cannot attach to a stopped container, start it first".into(),
             ));
         }
@@ -154,7 +154,7 @@ impl Engine {
         let id = info.record.id.clone();
         if is_active(&info.record.status) {
             if !force {
-                return Err(EngineError::InvalidContainer(format!(
+                return Err(EngineError::Conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     info.record.name
                 )));
@@ -208,7 +208,7 @@ impl Engine {
         match info.record.status.as_str() {
             "running" => {}
             "paused" => {
-                return Err(EngineError::InvalidContainer(format!(
+                return Err(EngineError::Conflict(format!(
                     "container {} is already paused",
                     info.record.id
                 )))
@@ -226,7 +226,7 @@ impl Engine {
     pub fn unpause_container(&mut self, s: &str) -> Result<String, EngineError> {
         let mut info = self.container(s)?;
         if info.record.status != "paused" {
-            return Err(EngineError::InvalidContainer(format!(
+            return Err(EngineError::Conflict(format!(
                 "container {} is not paused",
                 info.record.id
             )));

@@ -23,7 +23,7 @@ pub enum MountOption {
 }
 
 fn mount_error(spec: &str, why: &str) -> EngineError {
-    EngineError::InvalidContainer(format!("invalid mount {spec:?}: {why}"))
+    EngineError::Invalid(format!("invalid mount {spec:?}: {why}"))
 }
 
 fn absolute_target(spec: &str, target: &str) -> Result<String, EngineError> {

@@ -40,7 +40,7 @@ pub(crate) fn command_line(
     };
     let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
-        return Err(EngineError::InvalidContainer("no command specified".into()));
+        return Err(EngineError::Invalid("no command specified".into()));
     }
     Ok(args)
 }

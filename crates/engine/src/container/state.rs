@@ -87,9 +87,8 @@ impl Engine {
             _ => return Err(EngineError::AmbiguousId(s.to_string())),
         };
         let record = self.reconcile(record)?;
-        let options = serde_json::from_str(&record.config).map_err(|e| {
-            EngineError::InvalidContainer(format!("stored config of {}: {e}", record.name))
-        })?;
+        let options = serde_json::from_str(&record.config)
+            .map_err(|e| EngineError::Internal(format!("stored config of {}: {e}", record.name)))?;
         Ok(ContainerInfo { record, options })
     }
     /// A container recorded as running whose monitor is gone (SIGKILLed,

@@ -117,9 +117,8 @@ impl Engine {
         if !matches!(info.record.status.as_str(), "running" | "paused") {
             return Ok(sample);
         }
-        let mounts = parse_mountinfo(&read_proc("/proc/self/mountinfo")?).ok_or_else(|| {
-            EngineError::InvalidContainer("no cgroup filesystem is mounted".into())
-        })?;
+        let mounts = parse_mountinfo(&read_proc("/proc/self/mountinfo")?)
+            .ok_or_else(|| EngineError::Internal("no cgroup filesystem is mounted".into()))?;
         let cgroup: CgroupStats = mounts
             .manager()
             .stats(&format!("/berth/{}", info.record.id))?;

@@ -22,7 +22,7 @@ impl Engine {
                 return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
             }
         }
-        Err(EngineError::InvalidContainer(format!(
+        Err(EngineError::Internal(format!(
             "cannot find the cgroup of container {id}"
         )))
     }

@@ -30,9 +30,7 @@ pub(crate) fn init_binary() -> Result<PathBuf, EngineError> {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .ok_or_else(|| {
-            EngineError::InvalidContainer(
-                "--init needs a static init binary: apt-get install tini".into(),
-            )
+            EngineError::Invalid("--init needs a static init binary: apt-get install tini".into())
         })
 }
 
@@ -148,7 +146,7 @@ impl Engine {
                     no_new_privileges = true
                 }
                 _ => {
-                    return Err(EngineError::InvalidContainer(format!(
+                    return Err(EngineError::Invalid(format!(
                         "invalid --security-opt: {opt:?}"
                     )))
                 }

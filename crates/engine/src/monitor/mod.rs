@@ -61,7 +61,10 @@ impl Engine {
                 Ok(code)
             }
             Err(e) => {
-                hub.broadcast(attach::kind::FAILED, e.to_string().as_bytes());
+                hub.broadcast(
+                    attach::kind::FAILED,
+                    &attach::failed_payload(e.start_failure(), &e.to_string()),
+                );
                 Err(e)
             }
         }
@@ -139,7 +142,7 @@ impl Engine {
                         let _ = self.destroy_container(&info.record.id, None);
                     } else {
                         record.status = "exited".into();
-                        record.exit_code = Some(start_failure_code(&e.to_string()));
+                        record.exit_code = Some(e.start_failure().exit_code());
                         record.finished_at = Some(now_rfc3339());
                         record.monitor_pid = None;
                         record.pid = None;
@@ -251,19 +254,5 @@ fn reap(runtime_pid: u32) -> RuntimeExit {
             // No children left: it was reaped elsewhere.
             Err(_) => return RuntimeExit::Code(255),
         }
-    }
-}
-
-/// docker's exit code for a process that could not be executed: 127 when
-/// it is not found, 126 when it cannot be run.
-pub(crate) fn start_failure_code(message: &str) -> i32 {
-    if message.contains("no such file or directory")
-        || message.contains("executable file not found")
-    {
-        127
-    } else if message.contains("permission denied") {
-        126
-    } else {
-        125
     }
 }
