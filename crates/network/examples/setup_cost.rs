@@ -86,13 +86,20 @@ fn berth(host: &NetNs, n: usize, publish: bool, with_dns: bool) -> (Vec<Duration
             let mut fwds = vec![];
             if publish {
                 held = ports::hold_ports(&ports::parse_publish("80").unwrap()).unwrap();
-                fwds = vec![PortForward { host_port: held[0].port.host_port, ..fwd }];
+                fwds = vec![PortForward {
+                    host_port: held[0].port.host_port,
+                    ..fwd
+                }];
                 d.publish(&net, &fwds).unwrap();
             }
             let server = with_dns.then(|| {
                 dns::start(
                     &ns,
-                    Resolver { lookup: Arc::new(NoNames), upstreams: vec![], forward: false },
+                    Resolver {
+                        lookup: Arc::new(NoNames),
+                        upstreams: vec![],
+                        forward: false,
+                    },
                     Path::new("nft"),
                 )
                 .unwrap()
@@ -132,7 +139,12 @@ fn netavark_config(publish: bool, with_dns: bool, ip: &str) -> String {
     )
 }
 
-fn netavark(host: &NetNs, n: usize, publish: bool, with_dns: bool) -> Option<(Vec<Duration>, Vec<Duration>)> {
+fn netavark(
+    host: &NetNs,
+    n: usize,
+    publish: bool,
+    with_dns: bool,
+) -> Option<(Vec<Duration>, Vec<Duration>)> {
     if !Path::new(NETAVARK).exists() {
         return None;
     }
@@ -153,10 +165,18 @@ fn netavark(host: &NetNs, n: usize, publish: bool, with_dns: bool) -> Option<(Ve
                     .stderr(Stdio::piped())
                     .spawn()
                     .unwrap();
-                child.stdin.take().unwrap().write_all(config.as_bytes()).unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(config.as_bytes())
+                    .unwrap();
                 let out = child.wait_with_output().unwrap();
                 if !out.status.success() {
-                    eprintln!("netavark {cmd} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+                    eprintln!(
+                        "netavark {cmd} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
                 }
             };
             let t = Instant::now();
@@ -218,8 +238,10 @@ fn userland_proxy(host: &NetNs, port: u16, to: &'static str) {
     let host_fd = NetNs::open(&host.proc_path()).unwrap();
     std::thread::spawn(move || {
         let (client, _) = listener.accept().unwrap();
-        let upstream = host_fd.run(|| std::net::TcpStream::connect(to).unwrap()).unwrap();
-        let (mut a, mut b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        let upstream = host_fd
+            .run(|| std::net::TcpStream::connect(to).unwrap())
+            .unwrap();
+        let (a, mut b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
         let t = std::thread::spawn(move || std::io::copy(&mut b, &mut a.try_clone().unwrap()));
         let (mut c, mut u) = (client, upstream);
         let _ = std::io::copy(&mut c, &mut u);
@@ -262,20 +284,33 @@ fn throughput_both(host: &NetNs) {
         .unwrap();
     })
     .unwrap();
-    println!("1 GiB to 127.0.0.1, DNAT in the kernel: {:>8.0} MB/s", throughput(host, &c1, 18081));
+    println!(
+        "1 GiB to 127.0.0.1, DNAT in the kernel: {:>8.0} MB/s",
+        throughput(host, &c1, 18081)
+    );
     let c2 = NetNs::new().unwrap();
-    let ep2 = Endpoint { host_veth: "vethbtthru2".into(), addresses: vec!["10.213.242.3/24".parse().unwrap()], ..ep };
+    let ep2 = Endpoint {
+        host_veth: "vethbtthru2".into(),
+        addresses: vec!["10.213.242.3/24".parse().unwrap()],
+        ..ep
+    };
     host.run(|| {
         let mut d = BridgeDriver::new(RtNetlink::open().unwrap(), Nftables::new("bt"), ProcSys);
         d.attach(&net, &c2, &ep2).unwrap();
     })
     .unwrap();
     userland_proxy(host, 18082, "10.213.242.3:80");
-    println!("1 GiB to 127.0.0.1, a userland proxy:   {:>8.0} MB/s", throughput(host, &c2, 18082));
+    println!(
+        "1 GiB to 127.0.0.1, a userland proxy:   {:>8.0} MB/s",
+        throughput(host, &c2, 18082)
+    );
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(30);
     let host = NetNs::new().unwrap();
     host.run(|| {
         let mut nl = RtNetlink::open().unwrap();
