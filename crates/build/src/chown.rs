@@ -10,6 +10,7 @@
 
 use crate::error::{BuildError, Location};
 use crate::image_fs::ImageFs;
+use crate::sources::read_image_file;
 
 /// Larger account files than this are not read.
 const ACCOUNT_FILE_LIMIT: u64 = 16 << 20;
@@ -22,8 +23,7 @@ pub fn resolve_chown(
     instruction: &'static str,
 ) -> Result<(u32, u32), BuildError> {
     let read = |path: &str| -> Result<Option<String>, BuildError> {
-        Ok(fs
-            .read_file(path, ACCOUNT_FILE_LIMIT)?
+        Ok(read_image_file(fs, path, ACCOUNT_FILE_LIMIT)?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     };
     let needs_names = spec.split(':').any(|part| part.parse::<u32>().is_err());

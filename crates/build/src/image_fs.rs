@@ -7,7 +7,7 @@
 //!
 //! Every name is looked up with `*at` calls on an open directory handle of
 //! one layer, never following a symlink on the host: a symlink in the image
-//! is returned as one, and [`crate::sources`] resolves it inside the image.
+//! is returned as one, and the `sources` module resolves it inside the image.
 //! `COPY --from` reads its sources here, and `--chown` the stage's
 //! `/etc/passwd` and `/etc/group`.
 
@@ -105,7 +105,7 @@ impl ImageFs {
         Ok(ImageFs { layers })
     }
 
-    fn io_error(
+    pub(crate) fn io_error(
         &self,
         action: &'static str,
         path: &Path,
@@ -349,24 +349,6 @@ impl ImageFs {
         }
         Ok(Digest::of_hasher(hasher))
     }
-
-    /// The content of the regular file at the absolute `path`, symlinks
-    /// followed inside the image; `None` when there is none. At most
-    /// `limit` bytes are read.
-    pub fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, BuildError> {
-        let Some(entry) = crate::sources::resolve_in_image(self, path)? else {
-            return Ok(None);
-        };
-        if entry.kind != EntryKind::File {
-            return Ok(None);
-        }
-        let mut bytes = Vec::new();
-        self.open_file(&entry)?
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .map_err(|e| self.io_error("read", &entry.path, e))?;
-        Ok(Some(bytes))
-    }
 }
 
 fn entry_of(path: PathBuf, stat: &Stat, kind: EntryKind, layer: usize) -> ImageEntry {
@@ -498,10 +480,6 @@ mod tests {
         let link = fs.lookup(Path::new("link")).unwrap().unwrap();
         assert_eq!(link.kind, EntryKind::Symlink("/etc".into()));
         assert!(fs.lookup(Path::new("link/passwd")).unwrap().is_none());
-        // read_file resolves inside the image.
-        let passwd = fs.read_file("/link/passwd", 1 << 20).unwrap().unwrap();
-        assert!(passwd.starts_with(b"root:"));
-        assert_eq!(fs.read_file("/etc/missing", 1 << 20).unwrap(), None);
     }
 
     #[test]

@@ -701,6 +701,29 @@ pub(crate) fn resolve_in_image(fs: &ImageFs, path: &str) -> Result<Option<ImageE
     })
 }
 
+/// The content of the regular file at the absolute `path` of an image,
+/// symlinks followed inside it; `None` when there is none. At most `limit`
+/// bytes are read.
+pub(crate) fn read_image_file(
+    fs: &ImageFs,
+    path: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, BuildError> {
+    let Some(entry) = resolve_in_image(fs, path)? else {
+        return Ok(None);
+    };
+    if entry.kind != EntryKind::File {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(fs.open_file(&entry)?, limit),
+        &mut bytes,
+    )
+    .map_err(|e| fs.io_error("read", &entry.path, e))?;
+    Ok(Some(bytes))
+}
+
 fn outside(request: &CopyRequest, path: String) -> BuildError {
     BuildError::OutsideContext {
         at: request.at.clone(),
@@ -1106,6 +1129,22 @@ mod tests {
         write(&upper, "etc/os", "new");
         let fs = ImageFs::open(&[upper, lower]).unwrap();
         (dir, fs)
+    }
+
+    #[test]
+    fn image_files_are_read_through_the_images_symlinks() {
+        let (_dir, fs) = image();
+        // /bin is a symlink to /usr/bin; /etc/os is the upper layer's.
+        let tool = read_image_file(&fs, "/bin/tool", 1 << 20).unwrap();
+        assert_eq!(tool.as_deref(), Some(&b"tool v1"[..]));
+        let os = read_image_file(&fs, "/usr/bin/up", 1 << 20).unwrap();
+        assert_eq!(os.as_deref(), Some(&b"new"[..]));
+        assert_eq!(
+            read_image_file(&fs, "/bin/tool", 3).unwrap().as_deref(),
+            Some(&b"too"[..])
+        );
+        assert_eq!(read_image_file(&fs, "/etc/missing", 1 << 20).unwrap(), None);
+        assert_eq!(read_image_file(&fs, "/usr/bin", 1 << 20).unwrap(), None);
     }
 
     fn copy_from(fs: &ImageFs, sources: &[&str], dest: &str) -> Result<CopyPlan, BuildError> {

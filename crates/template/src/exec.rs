@@ -4,14 +4,11 @@
 use crate::funcs::{self, FnError};
 use crate::gofmt::{self, type_name};
 use crate::parse::{Arg, Command, Control, Node, Pipe};
+use crate::value::Val;
 use crate::TemplateError;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt::Display;
-
-/// A value during evaluation. `None` is Go's "invalid" value: the result of
-/// looking up a missing key. It prints as `<no value>` and is false.
-pub(crate) type Val<'a> = Option<Cow<'a, Value>>;
 
 type R<T> = Result<T, TemplateError>;
 

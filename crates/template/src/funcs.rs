@@ -1,8 +1,8 @@
 //! Template functions: Go's builtins plus docker's extras (`json`, `join`,
 //! `split`, `lower`, `upper`, `title`, `truncate`, `pad`).
 
-use crate::exec::Val;
 use crate::gofmt::{self, num_class, type_name, value_string, Num};
+use crate::value::Val;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;

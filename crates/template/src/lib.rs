@@ -56,6 +56,7 @@ mod gofmt;
 mod lex;
 mod parse;
 mod tabwriter;
+mod value;
 
 pub use tabwriter::align_tabs;
 
