@@ -86,6 +86,43 @@ CREATE TABLE build_cache (
 );
 CREATE INDEX build_cache_image ON build_cache(image_id);
 "#,
+    r#"
+CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    driver     TEXT NOT NULL,
+    config     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_v4    TEXT,
+    last_v6    TEXT
+);
+CREATE TABLE endpoints (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    config       TEXT NOT NULL,
+    PRIMARY KEY (container_id, network_id)
+);
+CREATE INDEX endpoints_network ON endpoints(network_id);
+CREATE TABLE leases (
+    network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    address      TEXT NOT NULL,
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    PRIMARY KEY (network_id, address)
+);
+CREATE INDEX leases_container ON leases(container_id);
+CREATE TABLE port_bindings (
+    container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network_id     TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    protocol       TEXT NOT NULL,
+    host_ip        TEXT NOT NULL,
+    host_port      INTEGER NOT NULL,
+    container_ip   TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    PRIMARY KEY (protocol, host_ip, host_port)
+);
+CREATE INDEX port_bindings_container ON port_bindings(container_id);
+"#,
 ];
 
 pub(crate) struct Db {

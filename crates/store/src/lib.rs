@@ -15,6 +15,7 @@ mod db;
 mod digest;
 mod export;
 mod extract;
+mod network;
 mod temp;
 
 use std::fs;
@@ -27,6 +28,7 @@ pub use db::{ContainerRecord, ImageLayer, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, HashingReader};
 pub use export::write_layer_tar;
 pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
+pub use network::{EndpointRecord, LeaseRecord, NetworkRecord, PortBindingRecord};
 
 use digest::TeeReader;
 pub use temp::process_alive;
@@ -71,6 +73,15 @@ pub enum StoreError {
     TooManyLayers { layers: usize, max: usize },
     #[error("store schema version {found} is newer than this berth supports ({supported}); upgrade berth")]
     SchemaTooNew { found: usize, supported: usize },
+    /// docker's wording.
+    #[error("network with name {0} already exists")]
+    NetworkExists(String),
+    /// A network running containers hold addresses on.
+    #[error("network has active endpoints (containers: {})", .containers.join(", "))]
+    NetworkInUse { containers: Vec<String> },
+    /// docker's wording for a host port another container has published.
+    #[error("Bind for {}:{host_port} failed: port is already allocated", if .host_ip.is_empty() { "0.0.0.0" } else { .host_ip.as_str() })]
+    PortAllocated { host_ip: String, host_port: u16 },
 }
 
 impl StoreError {
