@@ -299,33 +299,33 @@ impl<N: Netlink, F: Firewall, S: Sysctl> NetworkBackend for BridgeDriver<N, F, S
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::firewall::fake::FakeFirewall;
-    use crate::netlink::fake::FakeNetlink;
-    use crate::ports::Protocol;
-    use crate::sysctl::FakeSysctl;
-    use std::os::fd::{AsRawFd, OwnedFd};
+/// A [`ContainerNs`] of the fake netlink world, for tests without root.
+pub mod fake {
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+    use super::ContainerNs;
+    use crate::netlink::fake::{FakeLink, FakeNetlink};
+    use crate::netlink::{Link, LinkKind, Netlink};
+    use crate::NetworkError;
 
     /// A namespace of the fake world, named by a real (meaningless)
     /// descriptor.
-    struct FakeNs {
-        fd: OwnedFd,
-        nl: FakeNetlink,
+    pub struct FakeNs {
+        pub fd: OwnedFd,
+        pub nl: FakeNetlink,
     }
 
     impl FakeNs {
-        fn new(host: &FakeNetlink) -> FakeNs {
-            let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        pub fn new(host: &FakeNetlink) -> FakeNs {
+            let fd: OwnedFd = std::fs::File::open("/dev/null").expect("/dev/null").into();
             let nl = host.in_ns(fd.as_raw_fd());
             nl.world
                 .lock()
-                .unwrap()
+                .expect("fake world poisoned")
                 .links
-                .push(crate::netlink::fake::FakeLink {
+                .push(FakeLink {
                     ns: fd.as_raw_fd(),
-                    link: crate::netlink::Link {
+                    link: Link {
                         index: 1,
                         name: "lo".into(),
                         kind: LinkKind::Other,
@@ -353,6 +353,17 @@ mod tests {
             f(&mut self.nl.clone())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeNs;
+    use super::*;
+    use crate::firewall::fake::FakeFirewall;
+    use crate::netlink::fake::FakeNetlink;
+    use crate::ports::Protocol;
+    use crate::sysctl::FakeSysctl;
+    use std::os::fd::AsRawFd;
 
     fn net() -> BridgeNetwork {
         BridgeNetwork {

@@ -27,6 +27,8 @@ pub mod ipam;
 pub mod netlink;
 pub mod netns;
 pub mod ports;
+pub mod sandbox;
+pub mod settings;
 pub mod sysctl;
 
 pub use error::{ErrorKind, NetworkError};

@@ -168,6 +168,18 @@ impl Netlink for FakeNetlink {
     fn add_veth(&mut self, pair: &VethPair<'_>) -> Result<(), NetworkError> {
         self.record(format!("add veth {} {}", pair.host_name, pair.peer_name))?;
         let peer_ns = pair.peer_netns.as_raw_fd();
+        // The kernel makes both ends or neither.
+        let taken = self.with(|w| {
+            w.links
+                .iter()
+                .any(|l| l.ns == peer_ns && l.link.name == pair.peer_name)
+        });
+        if taken {
+            return Err(NetworkError::netlink(
+                format!("create {}", pair.peer_name),
+                io::Error::from_raw_os_error(17),
+            ));
+        }
         let host = self.add(self.ns, pair.host_name, LinkKind::Veth, true)?;
         let peer = self.add(peer_ns, pair.peer_name, LinkKind::Veth, false)?;
         let (host_ns, host_name, peer_name) = (
