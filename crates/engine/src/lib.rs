@@ -68,14 +68,6 @@ impl Engine {
     }
 }
 
-/// A tag as given on the command line, in the form docker prints it
-/// (`app` → `app:latest`).
-pub fn familiar_tag(s: &str) -> String {
-    normalize_tag(s)
-        .map(|t| familiar(&t))
-        .unwrap_or_else(|_| s.to_string())
-}
-
 /// Turns stored full references into the familiar form docker prints
 /// (`docker.io/library/busybox:latest` → `busybox:latest`).
 pub(crate) fn familiar(full: &str) -> String {

@@ -202,19 +202,9 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         std::fs::write(file, id.to_string())
             .with_context(|| format!("write the image ID to {}", file.display()))?;
     }
+    // Otherwise the progress display printed "Successfully built ...".
     if a.quiet {
         println!("{id}");
-    } else {
-        let hex = id.to_string();
-        println!(
-            "Successfully built {}",
-            &hex.trim_start_matches("sha256:")[..12]
-        );
-        for tag in &a.tag {
-            // docker prints the tag as stored: `app` is `app:latest`.
-            let tag = berth_engine::familiar_tag(tag);
-            println!("Successfully tagged {tag}");
-        }
     }
     Ok(0)
 }

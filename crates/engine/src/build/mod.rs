@@ -46,7 +46,7 @@ use berth_store::{Digest, ImageCommit, ImageLayer, LayerInput, StagedLayer};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use crate::{normalize_tag, Engine, EngineError};
+use crate::{familiar, normalize_tag, Engine, EngineError};
 use progress::{StageOutput, StageWriter};
 use steps::Builder;
 
@@ -268,8 +268,10 @@ impl Engine {
         if let Err(e) = ctx.save_hash_cache(&cache_file) {
             tracing::debug!(error = %e, "build context hash cache not saved");
         }
+        progress.event(planned.target, BuildEvent::Built(&last.image.to_string()));
         for tag in &tags {
             self.store.tag(tag, &last.image)?;
+            progress.event(planned.target, BuildEvent::Tagged(&familiar(tag)));
         }
         Ok(last.image)
     }

@@ -44,6 +44,13 @@ pub enum BuildEvent<'a> {
     /// The stage reports nothing more: it finished, failed, or stopped
     /// because another stage failed.
     StageDone,
+    /// The build's image (`sha256:...`), once every stage is done and
+    /// before any tag: the classic builder's `Successfully built ID`, the
+    /// API's `aux` record. Reported with the target stage's index.
+    Built(&'a str),
+    /// The image got this tag, in docker's familiar form (`app:latest`):
+    /// `Successfully tagged app:latest`. After [`BuildEvent::Built`].
+    Tagged(&'a str),
 }
 
 /// A stage as a progress display names it.
@@ -103,8 +110,13 @@ impl<W: Write> Classic<W> {
         let _ = self.out.write_all(bytes).and_then(|()| self.out.flush());
     }
 
+    /// Whether a stage's lines go out now: it is the first unfinished one,
+    /// not a planned stage, or every stage has finished (the build's own
+    /// closing lines).
     fn is_live(&self, stage: usize) -> bool {
-        self.order.get(self.head) == Some(&stage) || !self.order.contains(&stage)
+        self.head >= self.order.len()
+            || self.order.get(self.head) == Some(&stage)
+            || !self.order.contains(&stage)
     }
 
     /// Moves past finished stages, printing what the next ones held back.
@@ -141,6 +153,8 @@ impl<W: Write + Send> BuildProgress for ClassicOutput<W> {
             BuildEvent::Line(line) => format!("{line}\n").into_bytes(),
             BuildEvent::Output(bytes) => bytes.to_vec(),
             BuildEvent::StepDone(id) => format!(" ---> {id}\n").into_bytes(),
+            BuildEvent::Built(id) => format!("Successfully built {}\n", short_id(id)).into_bytes(),
+            BuildEvent::Tagged(tag) => format!("Successfully tagged {tag}\n").into_bytes(),
             BuildEvent::StageDone => {
                 state.finished.insert(stage);
                 state.advance();
@@ -153,6 +167,12 @@ impl<W: Write + Send> BuildProgress for ClassicOutput<W> {
             state.held.entry(stage).or_default().extend(text);
         }
     }
+}
+
+/// An image ID as the classic builder prints it: 12 hex digits.
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
 }
 
 /// One stage's side of the progress: its events, and its `RUN` output
@@ -339,12 +359,15 @@ mod tests {
             classic.event(0, BuildEvent::StageDone);
             classic.event(1, BuildEvent::Line("one, live"));
             classic.event(1, BuildEvent::StageDone);
+            let id = format!("sha256:{}", "ab".repeat(32));
+            classic.event(1, BuildEvent::Built(&id));
+            classic.event(1, BuildEvent::Tagged("app:latest"));
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Step 1/6 : FROM busybox\n ---> aaa\n\
              Step 3/6 : FROM busybox\nfrom one\n ---> bbb\none, live\n\
-             two\n"
+             two\nSuccessfully built abababababab\nSuccessfully tagged app:latest\n"
         );
     }
 

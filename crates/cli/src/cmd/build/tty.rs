@@ -186,6 +186,13 @@ impl BuildProgress for LiveView {
             BuildEvent::StepDone(_) => self.collapse(&mut view, stage, false),
             // A stage that ends inside a step failed (or was stopped).
             BuildEvent::StageDone => self.collapse(&mut view, stage, true),
+            // Every step has collapsed by now: the classic builder's last
+            // lines go to standard output, below the view.
+            BuildEvent::Built(id) => {
+                let hex = id.strip_prefix("sha256:").unwrap_or(id);
+                println!("Successfully built {}", hex.get(..12).unwrap_or(hex));
+            }
+            BuildEvent::Tagged(tag) => println!("Successfully tagged {tag}"),
         }
     }
 }
