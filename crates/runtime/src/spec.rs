@@ -59,14 +59,17 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// `--network`: berth has no bridge networking, so a container either gets
-/// its own empty network namespace or shares the host's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which network namespace the container gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum NetworkMode {
     /// A private namespace with only loopback (`--network none`).
     #[default]
     None,
     Host,
+    /// A namespace that already exists, at this path: the one the
+    /// monitor made and wired to a bridge (`/proc/<pid>/fd/<n>`), or
+    /// another container's (`--network container:NAME`).
+    Join(PathBuf),
 }
 
 /// A volume or tmpfs the user asked for.
@@ -418,9 +421,11 @@ fn rlimits(
 
 fn namespaces(c: &RunConfig) -> Vec<LinuxNamespace> {
     let mut kinds = vec![LinuxNamespaceType::Mount];
-    if c.network != NetworkMode::Host {
-        kinds.push(LinuxNamespaceType::Network);
-    }
+    let network_path = match &c.network {
+        NetworkMode::Host => None,
+        NetworkMode::None => Some(None),
+        NetworkMode::Join(path) => Some(Some(path.clone())),
+    };
     kinds.extend([
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Pid,
@@ -429,14 +434,21 @@ fn namespaces(c: &RunConfig) -> Vec<LinuxNamespace> {
     if c.cgroup_mode == CgroupMode::Unified {
         kinds.push(LinuxNamespaceType::Cgroup);
     }
-    kinds
+    let mut namespaces: Vec<LinuxNamespace> = kinds
         .into_iter()
         .map(|typ| {
             let mut ns = LinuxNamespace::default();
             ns.set_typ(typ);
             ns
         })
-        .collect()
+        .collect();
+    if let Some(path) = network_path {
+        let mut ns = LinuxNamespace::default();
+        ns.set_typ(LinuxNamespaceType::Network);
+        ns.set_path(path);
+        namespaces.insert(1, ns);
+    }
+    namespaces
 }
 
 /// Docker's sysctls for a private network namespace: unprivileged ping and
@@ -1109,6 +1121,21 @@ mod tests {
         assert_eq!(
             v["linux"]["sysctl"],
             json!({"net.ipv4.ip_unprivileged_port_start": "0"})
+        );
+    }
+
+    #[test]
+    fn a_joined_network_namespace_has_its_path() {
+        let mut c = base();
+        c.network = NetworkMode::Join("/proc/42/fd/7".into());
+        let v = json_of(&c);
+        assert_eq!(
+            v["linux"]["namespaces"][1],
+            json!({"type": "network", "path": "/proc/42/fd/7"})
+        );
+        assert_eq!(
+            v["linux"]["sysctl"]["net.ipv4.ip_unprivileged_port_start"],
+            "0"
         );
     }
 
