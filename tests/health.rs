@@ -122,6 +122,24 @@ fn failing_checks_make_it_unhealthy_and_a_passing_one_healthy() {
     );
     assert_eq!(healthy.lines().count(), 1, "{healthy}");
     assert_eq!(ps(&root, &["--filter", "health=none"]), "");
+    // Each change of status is an event, as in docker.
+    let changes = root.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "container=web",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(
+        changes, "health_status: unhealthy\nhealth_status: healthy\n",
+        "{changes}"
+    );
     // The log keeps the last five results.
     std::thread::sleep(Duration::from_millis(1500));
     let health = inspect(&root, "web")["State"]["Health"].clone();

@@ -114,6 +114,8 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Get real time events from berth
+    Events(cmd::events::Args),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -183,6 +185,8 @@ enum SystemCommand {
     Df(cmd::df::Args),
     /// Remove stopped containers, unused images and build cache
     Prune(cmd::system_prune::Args),
+    /// Get real time events from berth
+    Events(cmd::events::Args),
 }
 
 /// Logs to stderr at `level` (`warn` when it does not parse).
@@ -285,6 +289,9 @@ fn main() -> ExitCode {
         Command::Wait(a) => cmd::wait::run(&root, a),
         Command::Logout(a) => cmd::logout::run(&root, a),
         Command::System(SystemCommand::Df(a)) => cmd::df::run(&root, a),
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
+            cmd::events::run(&root, a)
+        }
         Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };

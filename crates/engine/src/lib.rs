@@ -15,6 +15,10 @@
 //! - `monitor/`: the per-container monitor process: its run loop, the OCI
 //!   bundle, the attach hub, the health checker.
 //! - `build/`: `build`, executing a planned Dockerfile.
+//!
+//! Below them all: `events/` (the journal every state change is emitted
+//! to, and reading it back), `filter` (docker's `--filter` arguments in
+//! the CLI's and the API's forms), `error`, `progress`.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +26,8 @@ mod build;
 mod container;
 mod distribution;
 mod error;
+mod events;
+mod filter;
 mod image;
 mod monitor;
 mod progress;
@@ -44,6 +50,12 @@ pub use container::{
 };
 pub use distribution::{login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions};
 pub use error::{EngineError, ErrorKind};
+pub use events::{
+    parse_timestamp, Actor, ContainerAction, ContainerActor, ContainerEvent, Event, EventFilter,
+    EventQuery, EventStream, EventType, ImageAction, ImageEvent, Message, NetworkAction,
+    NetworkEvent, NextEvent, VolumeAction, VolumeEvent,
+};
+pub use filter::Filters;
 pub use image::{
     HistoryEntry, ImageConfig, ImageFilter, ImageRow, ImportOptions, LoadSource, LoadedImage,
     RemovedImage, RmiEvent, SaveFormat, SpaceUsage,

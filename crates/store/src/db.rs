@@ -1,4 +1,5 @@
-//! Metadata in SQLite: images, tags and layers.
+//! Metadata in SQLite: images, tags, layers, containers, the build cache
+//! (the events journal's table is in `events.rs`).
 //!
 //! Every berth command is its own process and several may run at once on one
 //! root, so all changes go through SQLite transactions. Writers take the
@@ -123,6 +124,7 @@ CREATE TABLE port_bindings (
 );
 CREATE INDEX port_bindings_container ON port_bindings(container_id);
 "#,
+    crate::events::MIGRATION,
 ];
 
 pub(crate) struct Db {
@@ -661,10 +663,29 @@ pub(crate) fn insert_container(c: &Connection, rec: &ContainerRecord) -> Result<
 
 pub(crate) fn update_container(c: &Connection, rec: &ContainerRecord) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE containers SET name = ?2, status = ?3, started_at = ?4, finished_at = ?5, pid = ?6, monitor_pid = ?7, exit_code = ?8, restart_count = ?9 WHERE id = ?1",
-        params![rec.id, rec.name, rec.status, rec.started_at, rec.finished_at, rec.pid, rec.monitor_pid, rec.exit_code, rec.restart_count],
+        "UPDATE containers SET status = ?2, started_at = ?3, finished_at = ?4, pid = ?5, monitor_pid = ?6, exit_code = ?7, restart_count = ?8 WHERE id = ?1",
+        params![rec.id, rec.status, rec.started_at, rec.finished_at, rec.pid, rec.monitor_pid, rec.exit_code, rec.restart_count],
     )
     .map_err(|e| StoreError::db(format!("update container {}", rec.name), e))?;
+    Ok(())
+}
+
+/// Renames container `id`; `NameInUse` when another has `name`.
+pub(crate) fn rename_container(c: &Connection, id: &str, name: &str) -> Result<(), StoreError> {
+    let taken = c
+        .query_row(
+            "SELECT 1 FROM containers WHERE name = ?1 AND id != ?2",
+            [name, id],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(|e| StoreError::db("look up container name", e))?
+        .is_some();
+    if taken {
+        return Err(StoreError::NameInUse(name.to_string()));
+    }
+    c.execute("UPDATE containers SET name = ?2 WHERE id = ?1", [id, name])
+        .map_err(|e| StoreError::db(format!("rename container {id}"), e))?;
     Ok(())
 }
 

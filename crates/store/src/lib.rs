@@ -13,6 +13,7 @@ mod compression;
 mod content;
 mod db;
 mod digest;
+mod events;
 mod export;
 mod extract;
 mod network;
@@ -26,6 +27,7 @@ pub use compression::{decompress, Compression};
 pub use content::{BlobWriter, ContentStore, StagedBlob};
 pub use db::{ContainerRecord, ImageLayer, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, HashingReader};
+pub use events::{EventRecord, NewEvent, EVENTS_KEPT};
 pub use export::write_layer_tar;
 pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
 pub use network::{EndpointRecord, LeaseRecord, NetworkRecord, PortBindingRecord};
@@ -504,7 +506,17 @@ impl Store {
             .map_err(|e| StoreError::db("commit container", e))
     }
 
-    /// Writes a container's state fields (status, times, pids, exit code).
+    /// Renames a container, unless another one has the name already.
+    pub fn rename_container(&mut self, id: &str, name: &str) -> Result<(), StoreError> {
+        let tx = self.db.write()?;
+        db::rename_container(&tx, id, name)?;
+        tx.commit()
+            .map_err(|e| StoreError::db("commit container rename", e))
+    }
+
+    /// Writes a container's state fields (status, times, pids, exit code),
+    /// not its name: a monitor holding an old copy of the record must not
+    /// undo a `rename`.
     pub fn update_container(&mut self, rec: &ContainerRecord) -> Result<(), StoreError> {
         let tx = self.db.write()?;
         db::update_container(&tx, rec)?;

@@ -272,7 +272,23 @@ impl Engine {
         for tag in &tags {
             self.store.tag(tag, &last.image)?;
             progress.event(planned.target, BuildEvent::Tagged(&familiar(tag)));
+            self.emit_image_event(
+                &last.image,
+                last.image.to_string(),
+                familiar(tag),
+                crate::events::ImageAction::Tag,
+            );
         }
+        let name = tags
+            .first()
+            .map(|t| familiar(t))
+            .unwrap_or_else(|| last.image.to_string());
+        self.emit_image_event(
+            &last.image,
+            last.image.to_string(),
+            name,
+            crate::events::ImageAction::Build,
+        );
         Ok(last.image)
     }
 

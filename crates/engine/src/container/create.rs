@@ -1,9 +1,10 @@
 //! `create`: a container recorded with its directories, and `rename`.
 
-use berth_store::{ContainerRecord, StoreError};
+use berth_store::ContainerRecord;
 use rand::Rng;
 
 use super::*;
+use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 
 /// docker-style names: an adjective and a scientist-ish noun.
@@ -87,6 +88,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e.into());
         }
+        self.emit(container_event(&record, &opts, ContainerAction::Create));
         Ok(id)
     }
 }
@@ -101,16 +103,14 @@ impl Engine {
             )));
         }
         let mut info = self.container(s)?;
-        if self
-            .store
-            .find_containers(name)?
-            .iter()
-            .any(|c| c.name == name)
-        {
-            return Err(StoreError::NameInUse(name.to_string()).into());
+        if info.record.name == name {
+            return Err(EngineError::Invalid(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
-        info.record.name = name.to_string();
-        self.store.update_container(&info.record)?;
+        self.store.rename_container(&info.record.id, name)?;
+        let old_name = std::mem::replace(&mut info.record.name, name.to_string());
+        self.emit(info.event(ContainerAction::Rename { old_name }));
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use berth_runtime::backend::RuntimeBackend;
 use std::process::Stdio;
 
+use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 
 /// `exec` options.
@@ -85,8 +86,25 @@ impl Engine {
             stdout: quiet(),
             stderr: quiet(),
         };
-        Ok(self
-            .backend(&info.options.runtime)?
-            .exec(&info.record.id, &process, stdio)?)
+        let backend = self.backend(&info.options.runtime)?;
+        let exec_id: String = {
+            use rand::Rng;
+            let mut r = rand::thread_rng();
+            (0..32).map(|_| format!("{:02x}", r.gen::<u8>())).collect()
+        };
+        let command = opts.cmd.clone();
+        self.emit(info.event(ContainerAction::ExecCreate {
+            exec_id: exec_id.clone(),
+            command: command.clone(),
+        }));
+        self.emit(info.event(ContainerAction::ExecStart {
+            exec_id: exec_id.clone(),
+            command,
+        }));
+        let exit_code = backend.exec(&info.record.id, &process, stdio)?;
+        if !opts.detach {
+            self.emit(info.event(ContainerAction::ExecDie { exec_id, exit_code }));
+        }
+        Ok(exit_code)
     }
 }

@@ -106,24 +106,8 @@ pub fn parse_health_duration(text: &str) -> Result<i64, EngineError> {
         .map_err(|_| EngineError::Invalid(format!("time: invalid duration {text:?}")))
 }
 
-/// `Health.Status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthStatus {
-    Starting,
-    Healthy,
-    Unhealthy,
-}
-
-impl HealthStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthStatus::Starting => "starting",
-            HealthStatus::Healthy => "healthy",
-            HealthStatus::Unhealthy => "unhealthy",
-        }
-    }
-}
+/// `Health.Status` (defined with the events, which carry it).
+pub use crate::events::HealthStatus;
 
 /// One check's result, as docker logs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 
 impl Engine {
@@ -80,6 +81,7 @@ impl Engine {
         }
         self.backend(&info.options.runtime)?
             .kill(&info.record.id, signal, false)?;
+        self.emit(info.event(ContainerAction::Kill { signal }));
         Ok(info.record.id)
     }
 
@@ -138,13 +140,18 @@ impl Engine {
         self.mark_stopped_by_user(&id);
         self.thaw_if_paused(&info)?;
         let backend = self.backend(&info.options.runtime)?;
-        let _ = backend.kill(&id, signal, false);
+        if backend.kill(&id, signal, false).is_ok() {
+            self.emit(info.event(ContainerAction::Kill { signal }));
+        }
         if self.wait_container(&id, Some(timeout))?.is_none()
             && self.store.container(&id)?.is_some()
         {
-            let _ = backend.kill(&id, 9, true);
+            if backend.kill(&id, 9, true).is_ok() {
+                self.emit(info.event(ContainerAction::Kill { signal: 9 }));
+            }
             self.wait_container(&id, None)?;
         }
+        self.emit(info.event(ContainerAction::Stop));
         Ok(id)
     }
 
@@ -162,7 +169,9 @@ impl Engine {
             self.mark_stopped_by_user(&id);
             self.thaw_if_paused(&info)?;
             let backend = self.backend(&info.options.runtime)?;
-            let _ = backend.kill(&id, 9, true);
+            if backend.kill(&id, 9, true).is_ok() {
+                self.emit(info.event(ContainerAction::Kill { signal: 9 }));
+            }
             self.wait_container(&id, None)?;
         }
         self.destroy_container(&id, Some(&info.options.runtime))?;
@@ -189,6 +198,7 @@ impl Engine {
         if let Some(runtime) = runtime {
             let _ = self.backend(runtime)?.delete(id, true);
         }
+        let record = self.store.container(id)?;
         let dir = self.container_dir(id);
         OverlayMount::unmount(&dir.join("rootfs"))?;
         match std::fs::remove_dir_all(&dir) {
@@ -197,6 +207,10 @@ impl Engine {
             Err(e) => return Err(EngineError::io(format!("remove {}", dir.display()), e)),
         }
         self.store.delete_container(id)?;
+        if let Some(r) = record {
+            let options = serde_json::from_str(&r.config).unwrap_or_default();
+            self.emit(container_event(&r, &options, ContainerAction::Destroy));
+        }
         Ok(())
     }
 }
@@ -219,6 +233,7 @@ impl Engine {
             .pause(&info.record.id)?;
         info.record.status = "paused".into();
         self.store.update_container(&info.record)?;
+        self.emit(info.event(ContainerAction::Pause));
         Ok(info.record.id)
     }
 
@@ -235,6 +250,7 @@ impl Engine {
             .resume(&info.record.id)?;
         info.record.status = "running".into();
         self.store.update_container(&info.record)?;
+        self.emit(info.event(ContainerAction::Unpause));
         Ok(info.record.id)
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod attach;
 mod commit;
 mod copy;
 mod create;
+mod events;
 mod exec;
 pub(crate) mod fs;
 pub(crate) mod health;
@@ -41,6 +42,7 @@ pub use options::{ContainerInfo, ContainerOptions, StartOptions};
 pub use stats::StatsSample;
 pub use units::{parse_cpus, parse_signal, parse_size};
 
+pub(crate) use events::{container_event, ran_since};
 pub(crate) use layout::{LOG_FILE, RESTARTING, STOPPED_BY_USER};
 pub(crate) use process::{command_line, environment};
 pub(crate) use state::{is_active, now_rfc3339, process_alive, wait_process_exit};

@@ -34,6 +34,7 @@ impl Engine {
             Some(signal) => self.stop_with_signal(s, timeout, signal)?,
         };
         self.start_container(&id, root, crate::StartOptions::default())?;
+        self.emit(info.event(crate::events::ContainerAction::Restart));
         Ok(id)
     }
 

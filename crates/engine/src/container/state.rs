@@ -119,6 +119,15 @@ impl Engine {
                 r.finished_at = Some(r.finished_at.unwrap_or_else(now_rfc3339));
                 r.monitor_pid = None;
                 self.store.update_container(&r)?;
+                if let Ok(options) = serde_json::from_str::<ContainerOptions>(&r.config) {
+                    let exit_code = r.exit_code.unwrap_or(255);
+                    let ran = ran_since(r.started_at.as_deref());
+                    self.emit(container_event(
+                        &r,
+                        &options,
+                        crate::events::ContainerAction::Die { exit_code, ran },
+                    ));
+                }
                 Ok(r)
             }
         }

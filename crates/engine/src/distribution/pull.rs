@@ -14,6 +14,7 @@ use berth_store::{
 use oci_spec::image::{ImageIndex, ImageManifest};
 
 use crate::distribution::registry::{registry_client, RegistryOptions};
+use crate::events::ImageAction;
 use crate::image::config::{ImageConfig, Platform};
 use crate::progress::{CountingReader, Progress};
 use crate::{familiar, Engine, EngineError};
@@ -176,9 +177,16 @@ impl Engine {
             repo_digests,
         };
         let outcome = self.store.commit_images(vec![commit])?.remove(0);
+        let name = familiar(&reference.to_string());
+        self.emit_image_event(
+            &outcome.id,
+            name.clone(),
+            familiar(&reference.name()),
+            ImageAction::Pull,
+        );
         progress.message(&format!("Digest: {}", top.digest));
         Ok(Pulled {
-            name: familiar(&reference.to_string()),
+            name,
             full_name: reference.to_string(),
             digest: top.digest,
             id: outcome.id,

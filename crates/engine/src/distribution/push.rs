@@ -15,6 +15,7 @@ use berth_registry::Client;
 use berth_store::Digest;
 
 use crate::distribution::registry::{registry_client, RegistryOptions};
+use crate::events::ImageAction;
 use crate::progress::Progress;
 use crate::{familiar, Engine, EngineError};
 
@@ -185,6 +186,12 @@ impl Engine {
             &manifest,
         )?;
         self.store.set_repo_digest(&target.name(), &digest, &id)?;
+        self.emit_image_event(
+            &id,
+            familiar(&target.to_string()),
+            familiar(&target.name()),
+            ImageAction::Push,
+        );
         progress.message(&format!("{tag}: digest: {digest} size: {}", manifest.len()));
         Ok(Pushed {
             tag: tag.to_string(),

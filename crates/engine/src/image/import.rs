@@ -83,7 +83,8 @@ impl Engine {
             tags: tag.into_iter().collect(),
             repo_digests: Vec::new(),
         };
-        let mut outcome = self.store.commit_images(vec![commit])?;
-        Ok(outcome.remove(0).id)
+        let id = self.store.commit_images(vec![commit])?.remove(0).id;
+        self.emit_image_id_event(&id, crate::events::ImageAction::Import);
+        Ok(id)
     }
 }

@@ -105,6 +105,9 @@ impl Engine {
             .map(|c| c.tags.iter().map(|t| familiar(t)).collect())
             .collect();
         let outcomes = self.store.commit_images(commits)?;
+        for o in &outcomes {
+            self.emit_image_id_event(&o.id, crate::events::ImageAction::Load);
+        }
         Ok(outcomes
             .into_iter()
             .zip(tags)

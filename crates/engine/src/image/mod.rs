@@ -3,6 +3,7 @@
 
 pub(crate) mod changes;
 pub(crate) mod config;
+mod events;
 mod import;
 mod inspect;
 mod list;

@@ -5,6 +5,7 @@ use berth_store::{Digest, Removed};
 use std::collections::HashSet;
 
 use super::list::ImageFilter;
+use crate::events::ImageAction;
 use crate::{familiar, Engine, EngineError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,7 @@ impl Engine {
         let id = match by_tag {
             Some((id, full)) => {
                 self.store.untag(&full)?;
+                self.emit_image_id_event(&id, ImageAction::Untag);
                 events.push(RmiEvent::Untagged(familiar(&full)));
                 if !self.store.image(&id)?.tags.is_empty() {
                     return Ok(events);
@@ -83,6 +85,7 @@ impl Engine {
                 }
                 for tag in &record.tags {
                     self.store.untag(tag)?;
+                    self.emit_image_id_event(&id, ImageAction::Untag);
                     events.push(RmiEvent::Untagged(familiar(tag)));
                 }
                 id
@@ -93,6 +96,7 @@ impl Engine {
             return Ok(events);
         }
         let removed = self.store.delete_images(std::slice::from_ref(&id))?;
+        self.emit_image_id_event(&id, ImageAction::Delete);
         events.extend(removal_events(&removed, &[id]));
         Ok(events)
     }
@@ -128,6 +132,7 @@ impl Engine {
         for id in &ids {
             for tag in self.store.image(id)?.tags {
                 self.store.untag(&tag)?;
+                self.emit_image_id_event(id, ImageAction::Untag);
                 events.push(RmiEvent::Untagged(familiar(&tag)));
             }
         }
@@ -135,6 +140,9 @@ impl Engine {
             return Ok(RemovedImage::default());
         }
         let removed = self.store.delete_images(&ids)?;
+        for id in &ids {
+            self.emit_image_id_event(id, ImageAction::Delete);
+        }
         events.extend(removal_events(&removed, &ids));
         Ok(RemovedImage {
             events,

@@ -57,6 +57,12 @@ impl Engine {
             return Err(EngineError::TagWithDigest);
         }
         self.store.tag(&target.to_string(), &id)?;
+        self.emit_image_event(
+            &id,
+            id.to_string(),
+            crate::familiar(&target.to_string()),
+            crate::events::ImageAction::Tag,
+        );
         Ok(())
     }
 }

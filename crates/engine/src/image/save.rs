@@ -195,7 +195,11 @@ impl Engine {
             )?;
         }
         w.bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        w.finish()
+        let out = w.finish()?;
+        for t in &targets {
+            self.emit_image_id_event(&t.id, crate::events::ImageAction::Save);
+        }
+        Ok(out)
     }
 
     /// Writes a layer as the uncompressed tar its diff id names, returning

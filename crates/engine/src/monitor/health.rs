@@ -19,6 +19,7 @@ use crate::container::health::{
     configured, read_health, write_health, HealthConfig, HealthResult, HealthState, HealthStatus,
 };
 use crate::container::{now_rfc3339, ContainerInfo};
+use crate::events::ContainerAction;
 use crate::image::config::ImageConfig;
 use crate::{Engine, EngineError};
 
@@ -175,6 +176,12 @@ impl Engine {
             cgroups: std::fs::read_to_string("/proc/self/mountinfo")
                 .ok()
                 .and_then(|m| parse_mountinfo(&m)),
+            events: HealthEvents {
+                root: self.store.root().to_path_buf(),
+                info: info.clone(),
+                reported: HealthStatus::Starting,
+                journal: None,
+            },
         }))
     }
 }
@@ -242,10 +249,38 @@ struct Checker {
     probe: Probe,
     dir: PathBuf,
     cgroups: Option<CgroupMounts>,
+    events: HealthEvents,
+}
+
+/// Emits `health_status` when the status changes, as moby does (not for
+/// the `starting` every start begins with).
+struct HealthEvents {
+    root: PathBuf,
+    info: ContainerInfo,
+    reported: HealthStatus,
+    /// This thread's own handle on the store, opened at the first change.
+    journal: Option<Engine>,
+}
+
+impl HealthEvents {
+    fn report(&mut self, status: HealthStatus) {
+        if status == self.reported {
+            return;
+        }
+        self.reported = status;
+        if self.journal.is_none() {
+            self.journal = Engine::open(&self.root)
+                .map_err(|e| tracing::warn!(error = %e, "health events not recorded"))
+                .ok();
+        }
+        if let Some(engine) = &self.journal {
+            engine.emit_current(&self.info, ContainerAction::HealthStatus(status));
+        }
+    }
 }
 
 impl Checker {
-    fn run(self, mut state: HealthState, stop: Receiver<()>) {
+    fn run(mut self, mut state: HealthState, stop: Receiver<()>) {
         let started = Instant::now();
         loop {
             let wait = self.probe.next_wait(started.elapsed(), state.status);
@@ -256,6 +291,7 @@ impl Checker {
                 if state.status != HealthStatus::Unhealthy {
                     state.status = HealthStatus::Unhealthy;
                     self.save(&state);
+                    self.events.report(state.status);
                 }
                 continue;
             }
@@ -269,6 +305,7 @@ impl Checker {
                 check_started.duration_since(started) < self.probe.start_period;
             state.record(result, within_start_period, self.probe.retries);
             self.save(&state);
+            self.events.report(state.status);
         }
         state.status = HealthStatus::Unhealthy;
         self.save(&state);

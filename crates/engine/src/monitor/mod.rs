@@ -24,6 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::container::{attach, now_rfc3339, ContainerInfo, LOG_FILE, RESTARTING, STOPPED_BY_USER};
+use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 use hub::Hub;
 use io::ContainerIo;
@@ -121,6 +122,7 @@ impl Engine {
             record.finished_at = None;
             record.exit_code = None;
             self.store.update_container(&record)?;
+            self.emit_current(info, ContainerAction::Start);
             let health = self.start_health_checker(info, dir);
             hub.broadcast(attach::kind::STARTED, &[]);
             first = false;
@@ -137,6 +139,13 @@ impl Engine {
                 Ok(code) => code,
                 Err(e) => {
                     // Created, but its process could not be executed.
+                    self.emit_current(
+                        info,
+                        ContainerAction::Die {
+                            exit_code: e.start_failure().exit_code(),
+                            ran: started.elapsed(),
+                        },
+                    );
                     let _ = OverlayMount::unmount(&dir.join("rootfs"));
                     if info.options.auto_remove {
                         let _ = self.destroy_container(&info.record.id, None);
@@ -151,6 +160,13 @@ impl Engine {
                     return Err(e.into());
                 }
             };
+            self.emit_current(
+                info,
+                ContainerAction::Die {
+                    exit_code: code,
+                    ran: started.elapsed(),
+                },
+            );
             if info.options.auto_remove {
                 break code;
             }
