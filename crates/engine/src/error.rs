@@ -194,7 +194,9 @@ fn registry_kind(e: &RegistryError) -> ErrorKind {
             ErrorKind::Unauthorized
         }
         RegistryError::Transport { .. } => ErrorKind::Unavailable,
-        RegistryError::InvalidName { .. } => ErrorKind::InvalidArgument,
+        RegistryError::InvalidName { .. } | RegistryError::InvalidAuthConfig { .. } => {
+            ErrorKind::InvalidArgument
+        }
         _ => ErrorKind::Internal,
     }
 }

@@ -37,6 +37,7 @@ use std::path::Path;
 use berth_reference::Reference;
 use berth_store::Store;
 
+pub use berth_registry::AuthConfig;
 pub use berth_runtime::StartFailure;
 pub use build::{
     BuildCachePruned, BuildEvent, BuildOptions, BuildProgress, BuildSecret, ClassicOutput,

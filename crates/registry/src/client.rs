@@ -18,10 +18,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::auth::{parse_challenge, Challenge, TokenCache};
+use crate::auth_config::given_for;
 use crate::credentials::IDENTITY_TOKEN_USERNAME;
 use crate::endpoint::{api_host, is_loopback, validate_registry, InsecureEntry};
 use crate::error::ErrorDetail;
-use crate::{CredentialStore, RegistryError};
+use crate::{AuthConfig, CredentialStore, RegistryError};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -66,6 +67,9 @@ pub struct ClientOptions {
     /// Docker config directory (`$DOCKER_CONFIG` or `~/.docker`), holding
     /// config.json with the credentials.
     pub docker_config_dir: PathBuf,
+    /// Credentials the caller passes in (the API's `X-Registry-Auth`),
+    /// used before those in config.json.
+    pub given_credentials: Vec<AuthConfig>,
     pub user_agent: String,
 }
 
@@ -85,6 +89,7 @@ impl ClientOptions {
             tls_verify: true,
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
             docker_config_dir,
+            given_credentials: Vec::new(),
             user_agent: format!("berth/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -828,6 +833,13 @@ impl Client {
                     (ours, Some(theirs)) if ours.is_empty() => vec![theirs.clone()],
                     (ours, _) => ours.clone(),
                 };
+                if access.login.is_none() {
+                    if let Some(given) = given_for(&self.opts.given_credentials, &ep.name)
+                        .filter(|c| !c.registry_token.is_empty())
+                    {
+                        return Ok(format!("Bearer {}", given.registry_token));
+                    }
+                }
                 let cacheable = access.login.is_none();
                 if cacheable && !fresh {
                     if let Some(token) = lock(&self.tokens).get(&ep.name, &scopes) {
@@ -852,6 +864,17 @@ impl Client {
     ) -> Result<Option<(String, String)>, RegistryError> {
         if let Some((user, pass)) = access.login {
             return Ok(Some((user.to_string(), pass.to_string())));
+        }
+        if let Some(given) = given_for(&self.opts.given_credentials, &ep.name) {
+            let found = given
+                .credentials()
+                .map_err(|detail| RegistryError::InvalidAuthConfig {
+                    what: format!("credentials given for {}", ep.name),
+                    detail,
+                })?;
+            if found.is_some() {
+                return Ok(found);
+            }
         }
         if let Some(found) = lock(&self.stored).get(&ep.name) {
             return Ok(found.clone());
@@ -1407,5 +1430,110 @@ mod tests {
         server.join().unwrap();
         // Remembered: no second probe (the server is gone).
         assert_eq!(client.probe_scheme(&registry, &registry, &http), "http");
+    }
+
+    /// A registry on loopback that answers `/v2/r/tags/list` only to
+    /// `authorization`, challenging with `challenge` otherwise; returns
+    /// its address and the authorizations it was sent.
+    fn guarded_registry(
+        authorization: &'static str,
+        challenge: &'static str,
+    ) -> (String, std::sync::mpsc::Receiver<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (seen, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).to_string();
+                let given = request
+                    .lines()
+                    .find_map(|l| l.strip_prefix("authorization: "))
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = seen.send(given.clone());
+                let response = if given == authorization {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: 14\r\nConnection: close\r\n\r\n{\"tags\":[\"t\"]}"
+                        .to_string()
+                } else {
+                    format!(
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\n\
+                         Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                };
+                let _ = std::io::Write::write_all(&mut conn, response.as_bytes());
+            }
+        });
+        (addr, heard)
+    }
+
+    #[test]
+    fn given_credentials_come_before_config_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let right = format!("Basic {}", BASE64.encode("given:secret"));
+        let (registry, heard) = guarded_registry(right.leak(), r#"Basic realm="r""#);
+        std::fs::write(
+            dir.path().join("config.json"),
+            format!(
+                r#"{{"auths":{{"{registry}":{{"auth":"{}"}}}}}}"#,
+                BASE64.encode("stored:wrong")
+            ),
+        )
+        .unwrap();
+        let mut opts = ClientOptions::from_env();
+        opts.docker_config_dir = dir.path().to_path_buf();
+        opts.certs_dir = dir.path().join("certs.d");
+        // Stored credentials alone are refused.
+        let client = Client::new(opts.clone()).unwrap();
+        assert!(client.list_tags(&registry, "r").is_err());
+        opts.given_credentials = vec![
+            AuthConfig {
+                username: "elsewhere".into(),
+                server_address: "other.example".into(),
+                ..AuthConfig::default()
+            },
+            AuthConfig {
+                username: "given".into(),
+                password: "secret".into(),
+                server_address: format!("http://{registry}"),
+                ..AuthConfig::default()
+            },
+        ];
+        let client = Client::new(opts).unwrap();
+        assert_eq!(client.list_tags(&registry, "r").unwrap(), ["t"]);
+        let sent: Vec<String> = heard.try_iter().collect();
+        assert!(
+            sent.iter()
+                .any(|a| a == &format!("Basic {}", BASE64.encode("stored:wrong"))),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn a_given_registry_token_answers_bearer_challenges_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        // The realm is never asked: the token is used as given.
+        let (registry, _) = guarded_registry(
+            "Bearer opaque-token",
+            r#"Bearer realm="http://127.0.0.1:9/token",service="r""#,
+        );
+        let mut opts = ClientOptions::from_env();
+        opts.docker_config_dir = dir.path().to_path_buf();
+        opts.certs_dir = dir.path().join("certs.d");
+        opts.given_credentials = vec![AuthConfig {
+            registry_token: "opaque-token".into(),
+            ..AuthConfig::default()
+        }];
+        let client = Client::new(opts).unwrap();
+        assert_eq!(client.list_tags(&registry, "r").unwrap(), ["t"]);
     }
 }

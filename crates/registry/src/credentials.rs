@@ -11,7 +11,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::endpoint::{credential_key, normalize_key};
-use crate::RegistryError;
+use crate::{AuthConfig, RegistryError};
+use serde::Deserialize;
 
 const CONFIG_FILE: &str = "config.json";
 
@@ -80,39 +81,14 @@ impl CredentialStore {
     }
 
     fn decode_entry(&self, entry: &Value) -> Result<Option<(String, String)>, RegistryError> {
-        let field = |name: &str| {
-            entry
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
+        let invalid = |detail: String| RegistryError::Config {
+            path: self.config_path(),
+            detail,
         };
-        if let Some(token) = field("identitytoken") {
-            return Ok(Some((
-                IDENTITY_TOKEN_USERNAME.to_string(),
-                token.to_string(),
-            )));
-        }
-        if let Some(auth) = field("auth") {
-            let invalid = |detail: &str| RegistryError::Config {
-                path: self.config_path(),
-                detail: detail.to_string(),
-            };
-            let decoded = BASE64
-                .decode(auth.trim())
-                .map_err(|e| invalid(&format!("invalid auth field: {e}")))?;
-            let decoded =
-                String::from_utf8(decoded).map_err(|_| invalid("auth field is not utf-8"))?;
-            let (user, pass) = decoded
-                .split_once(':')
-                .ok_or_else(|| invalid("auth field has no ':'"))?;
-            return Ok(Some((user.to_string(), pass.to_string())));
-        }
-        Ok(field("username").map(|u| {
-            (
-                u.to_string(),
-                field("password").unwrap_or_default().to_string(),
-            )
-        }))
+        AuthConfig::deserialize(entry)
+            .map_err(|e| invalid(e.to_string()))?
+            .credentials()
+            .map_err(invalid)
     }
 
     /// `login`: stores through the helper if one is configured for the

@@ -52,6 +52,10 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    /// Credentials passed in (an API header) could not be read; the
+    /// message never includes them.
+    #[error("invalid {what}: {detail}")]
+    InvalidAuthConfig { what: String, detail: String },
     #[error("parse {}: {detail}", path.display())]
     Config { path: PathBuf, detail: String },
     #[error("credential helper docker-credential-{helper} {action}: {detail}")]

@@ -8,11 +8,13 @@
 //! challenge (Bearer tokens or Basic), with tokens cached per scope.
 
 mod auth;
+mod auth_config;
 mod client;
 mod credentials;
 mod endpoint;
 mod error;
 
+pub use auth_config::AuthConfig;
 pub use client::{
     Blob, Client, ClientOptions, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST,
     MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,

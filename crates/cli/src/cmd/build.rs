@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use berth_engine::{BuildOptions, BuildProgress, BuildSecret, ClassicOutput};
+use berth_engine::{BuildOptions, BuildProgress, BuildSecret, ClassicOutput, RegistryOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -193,6 +193,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             network: a.network,
             pull: a.pull,
             secrets,
+            registry: RegistryOptions::default(),
         },
         progress.as_ref(),
     )?;

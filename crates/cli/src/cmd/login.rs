@@ -80,6 +80,7 @@ pub fn run(_root: &Path, a: Args) -> Result<u8> {
         &password,
         &RegistryOptions {
             tls_verify: a.tls_verify,
+            ..RegistryOptions::default()
         },
     )
     .with_context(|| format!("login to {server}"))?;

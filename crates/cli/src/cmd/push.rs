@@ -27,6 +27,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         all_tags: a.all_tags,
         registry: RegistryOptions {
             tls_verify: a.tls_verify,
+            ..RegistryOptions::default()
         },
     };
     let pushed = engine

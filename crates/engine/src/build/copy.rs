@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::layer::{self, ItemFiles, Ownership};
 use super::{archive, config_of, env_of, fetch, step_error, Builder, Current};
-use crate::{EngineError, NoProgress, PullOptions, RegistryOptions};
+use crate::{EngineError, NoProgress, PullOptions};
 
 /// The flags and operands of a `COPY` or `ADD`, variables expanded where
 /// docker expands them.
@@ -318,9 +318,8 @@ impl Builder<'_> {
             Err(EngineError::NoSuchImage(_)) => {
                 tracing::debug!(reference, "pulling the --from image");
                 let options = PullOptions {
-                    platform: None,
-                    all_tags: false,
-                    registry: RegistryOptions::default(),
+                    registry: self.opts.registry.clone(),
+                    ..PullOptions::default()
                 };
                 let pulled = self.engine.pull(reference, &options, &NoProgress)?;
                 pulled

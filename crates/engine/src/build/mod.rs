@@ -46,7 +46,7 @@ use berth_store::{Digest, ImageCommit, ImageLayer, LayerInput, StagedLayer};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use crate::{familiar, normalize_tag, Engine, EngineError};
+use crate::{familiar, normalize_tag, Engine, EngineError, RegistryOptions};
 use progress::{StageOutput, StageWriter};
 use steps::Builder;
 
@@ -73,6 +73,9 @@ pub struct BuildOptions {
     pub pull: bool,
     /// `--secret`s by id, for `RUN --mount=type=secret`.
     pub secrets: BTreeMap<String, BuildSecret>,
+    /// How the build's pulls (`FROM`, `COPY --from`) reach registries,
+    /// with the credentials a caller passes in (`X-Registry-Config`).
+    pub registry: RegistryOptions,
 }
 
 /// What a stage's steps read of the build's options: those, with `RUN`

@@ -147,9 +147,11 @@ impl Builder<'_> {
                 resolved => return resolved,
             }
         }
-        let pulled = self
-            .engine
-            .pull(reference, &PullOptions::default(), self.out.output())?;
+        let options = PullOptions {
+            registry: self.opts.registry.clone(),
+            ..PullOptions::default()
+        };
+        let pulled = self.engine.pull(reference, &options, self.out.output())?;
         let image = pulled
             .into_iter()
             .next()

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use berth_registry::{Client, ClientOptions, CredentialStore};
+use berth_registry::{AuthConfig, Client, ClientOptions, CredentialStore};
 use serde::Deserialize;
 
 use crate::EngineError;
@@ -16,11 +16,19 @@ pub struct RegistryOptions {
     /// False is podman's `--tls-verify=false`: plain HTTP or unverified TLS
     /// for every registry.
     pub tls_verify: bool,
+    /// Credentials the caller passes in (the API's `X-Registry-Auth` for
+    /// a pull or push, `X-Registry-Config` for a build), used before
+    /// docker's config.json: the one naming the registry, else one that
+    /// names none.
+    pub credentials: Vec<AuthConfig>,
 }
 
 impl Default for RegistryOptions {
     fn default() -> Self {
-        RegistryOptions { tls_verify: true }
+        RegistryOptions {
+            tls_verify: true,
+            credentials: Vec::new(),
+        }
     }
 }
 
@@ -51,6 +59,7 @@ pub(crate) fn registry_client(opts: &RegistryOptions) -> Result<Client, EngineEr
     let mut client_opts = ClientOptions::from_env();
     client_opts.insecure_registries = config.insecure_registries;
     client_opts.tls_verify = opts.tls_verify;
+    client_opts.given_credentials = opts.credentials.clone();
     client_opts.user_agent = format!("berth/{}", env!("CARGO_PKG_VERSION"));
     Ok(Client::new(client_opts)?)
 }
