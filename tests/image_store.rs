@@ -475,6 +475,14 @@ fn hostile_archives_are_refused_and_write_nothing() {
             "hardlink out",
             raw_tar(&[Entry::Hardlink("shadow", "../../../../../../etc/shadow")]),
         ),
+        (
+            "whiteout of its own directory",
+            raw_tar(&[Entry::Dir("etc/"), Entry::File("etc/.wh..", b"")]),
+        ),
+        (
+            "terminal controls",
+            raw_tar(&[Entry::File("../\x1b]0;owned\x07\x1b[2J", b"x")]),
+        ),
     ];
     for (what, layer) in cases {
         let archive = root.file("evil.tar", &docker_archive(&[layer], "evil:1"));
@@ -484,6 +492,24 @@ fn hostile_archives_are_refused_and_write_nothing() {
         assert!(root.entries("tmp").is_empty(), "{what}: staging cleaned");
         assert!(root.entries("blobs/sha256").is_empty(), "{what}: no blobs");
     }
+    let archive = root.file(
+        "evil.tar",
+        &docker_archive(&[raw_tar(&[Entry::File("a/.wh..", b"")])], "evil:1"),
+    );
+    let err = root.fails(&["load", "-i", &archive]);
+    assert!(
+        err.contains(r#"refusing tar entry "a/.wh..": it whites out ".""#),
+        "{err}"
+    );
+    let archive = root.file(
+        "evil.tar",
+        &docker_archive(&[raw_tar(&[Entry::File("../\x1b[2J", b"x")])], "evil:1"),
+    );
+    let err = root.fails(&["load", "-i", &archive]);
+    assert!(
+        err.contains(r#"refusing tar entry "../\x1b[2J""#) && !err.contains('\x1b'),
+        "escaped: {err:?}"
+    );
     assert!(!victim.exists());
     assert!(!Path::new("/tmp/escaped").exists());
     assert!(!Path::new("/etc/berth-escaped").exists());
@@ -548,6 +574,25 @@ fn broken_archives_fail_cleanly() {
     fs::remove_file(&layer_blob).unwrap();
     let err = fresh.fails(&["load", "-i", dir.path().to_str().unwrap()]);
     assert!(err.contains("missing blob"), "{err}");
+
+    // An OCI layout whose index names a blob by a path, not a digest.
+    let bad_index = tempfile::tempdir().unwrap();
+    fs::create_dir_all(bad_index.path().join("blobs/sha256")).unwrap();
+    fs::write(
+        bad_index.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    fs::write(
+        bad_index.path().join("index.json"),
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../x","size":1}]}"#,
+    )
+    .unwrap();
+    let err = fresh.fails(&["load", "-i", bad_index.path().to_str().unwrap()]);
+    assert!(
+        err.contains(r#"index.json: invalid digest "sha256:../../x""#),
+        "{err}"
+    );
 
     assert_eq!(fresh.ok(&["images", "-q"]), "", "nothing half-loaded");
     assert!(

@@ -1,16 +1,19 @@
 //! Error types. Parse errors always say where they happened, because a build
 //! log that only says "invalid flag" is useless in a 300-line Dockerfile.
 
+use berth_escape::escape;
 use thiserror::Error;
 
 /// Why a Dockerfile (or a single `--change` instruction) was rejected.
 ///
 /// Every variant carries the file name given by the caller and the 1-based
-/// line where the offending instruction starts.
+/// line where the offending instruction starts. What came from the input
+/// is printed escaped (`berth_escape`): a Dockerfile line can hold
+/// terminal controls.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
     /// A known instruction with bad arguments or flags.
-    #[error("{}: {instruction}: {message}", location(.file, .line))]
+    #[error("{}: {}: {}", location(.file, .line), escape(instruction), escape(message))]
     Instruction {
         file: String,
         line: usize,
@@ -18,7 +21,7 @@ pub enum ParseError {
         message: String,
     },
     /// A word in instruction position that is not a Dockerfile instruction.
-    #[error("{}: unknown instruction: {instruction}", location(.file, .line))]
+    #[error("{}: unknown instruction: {}", location(.file, .line), escape(instruction))]
     UnknownInstruction {
         file: String,
         line: usize,
@@ -26,7 +29,7 @@ pub enum ParseError {
     },
     /// A problem not tied to one instruction: parser directives, an empty
     /// file, a file without `FROM`.
-    #[error("{}: {message}", location(.file, .line))]
+    #[error("{}: {}", location(.file, .line), escape(message))]
     Syntax {
         file: String,
         line: usize,
@@ -69,7 +72,7 @@ fn location(file: &str, line: &usize) -> String {
     if file.is_empty() {
         format!("line {line}")
     } else {
-        format!("{file}:{line}")
+        format!("{}:{line}", escape(file))
     }
 }
 
@@ -87,13 +90,13 @@ pub enum ExpandError {
     #[error("syntax error: missing '/' in ${{}}")]
     MissingSlash,
     /// `${x!y}` and other operators the lexer does not know.
-    #[error("unsupported modifier ({0}) in substitution")]
+    #[error("unsupported modifier ({}) in substitution", escape(.0))]
     UnsupportedModifier(String),
     /// A quote or a `${` group that never closes.
     #[error("unexpected end of statement while looking for matching {0}")]
     Unterminated(&'static str),
     /// `${x?message}` / `${x:?message}` when `x` is unset (or empty).
-    #[error("{name}: {message}")]
+    #[error("{}: {}", escape(name), escape(message))]
     Required { name: String, message: String },
     /// More nested `${…}` groups than the lexer accepts.
     #[error("variable substitution nested too deeply")]
@@ -103,6 +106,10 @@ pub enum ExpandError {
     #[error("variable substitution result too long (over 1 MiB more than its input)")]
     TooLong,
     /// A `#`, `%` or `/` pattern with a bad escape.
-    #[error("invalid pattern ({pattern}) in substitution: {reason}")]
+    #[error(
+        "invalid pattern ({}) in substitution: {}",
+        escape(pattern),
+        escape(reason)
+    )]
     InvalidPattern { pattern: String, reason: String },
 }

@@ -1021,6 +1021,21 @@ fn unknown_instruction() {
 }
 
 #[test]
+fn errors_escape_terminal_controls_from_the_input() {
+    assert_eq!(
+        parse_err("FROM x\n\x1b[2Jrun y\n"),
+        r"Dockerfile:2: unknown instruction: \x1b[2JRUN"
+    );
+    let err = parse("Docker\x07file", "FROM x AS a\u{202e}b\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with(r"Docker\x07file:1: FROM: "), "{text}");
+    assert!(
+        text.contains(r"\u{202e}") && !text.contains('\u{202e}'),
+        "{text}"
+    );
+}
+
+#[test]
 fn error_accessors() {
     let err = parse("build/Dockerfile.dev", "FROM x\nENV A\n").unwrap_err();
     assert_eq!(err.file(), "build/Dockerfile.dev");

@@ -2,6 +2,7 @@
 //! front end maps once to its own codes (the CLI to exit codes, the API
 //! server to HTTP statuses), as containerd's `errdefs` does.
 
+use berth_escape::escape;
 use berth_registry::RegistryError;
 use berth_runtime::{RuntimeError, StartFailure};
 use berth_store::StoreError;
@@ -35,15 +36,16 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Docker's own wording, which scripts match on.
-    #[error("No such image: {0}")]
+    #[error("No such image: {}", escape(.0))]
     NoSuchImage(String),
     #[error("{0}")]
     Reference(#[from] berth_reference::ReferenceError),
-    #[error("invalid archive: {0}")]
+    /// Its text quotes the archive (entry names, digests): printed escaped.
+    #[error("invalid archive: {}", escape(.0))]
     InvalidArchive(String),
-    #[error("invalid image config {what}: {detail}")]
+    #[error("invalid image config {what}: {}", escape(detail))]
     InvalidConfig { what: String, detail: String },
-    #[error("{what}: {error}")]
+    #[error("{}: {error}", escape(what))]
     Io { what: String, error: std::io::Error },
     #[error("conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories")]
     ReferencedInMultipleRepositories { id: String },
@@ -64,7 +66,7 @@ pub enum EngineError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     /// Docker's own wording.
-    #[error("No such container: {0}")]
+    #[error("No such container: {}", escape(.0))]
     NoSuchContainer(String),
     /// Bad input: an option, a name, a value, said in docker's words where
     /// docker has them.

@@ -1,6 +1,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use berth_escape::{escape, quote};
+
 /// One entry of a registry's `{"errors": [...]}` body, kept so callers can
 /// react to codes such as `MANIFEST_UNKNOWN` or `DENIED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +13,9 @@ pub struct ErrorDetail {
 }
 
 /// Everything that can go wrong talking to a registry or handling
-/// credentials. Each message names the operation and what it acted on.
+/// credentials. Each message names the operation and what it acted on;
+/// what a registry or helper sent is escaped (`berth_escape`), since a
+/// hostile server could otherwise put terminal controls in front of the user.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The registry answered with a status the operation does not accept.
@@ -22,7 +26,7 @@ pub enum RegistryError {
         errors: Vec<ErrorDetail>,
     },
     /// The request could not be sent or its response could not be read.
-    #[error("{what}: {detail}")]
+    #[error("{what}: {}", escape(detail))]
     Transport { what: String, detail: String },
     #[error("{what}: 401 unauthorized without a usable www-authenticate challenge")]
     NoChallenge { what: String },
@@ -36,11 +40,11 @@ pub enum RegistryError {
     },
     #[error("{what}: oversized manifest: larger than {limit} bytes")]
     ManifestTooLarge { what: String, limit: u64 },
-    #[error("{what}: invalid response: {detail}")]
+    #[error("{what}: invalid response: {}", escape(detail))]
     InvalidResponse { what: String, detail: String },
     /// A registry, repository, reference or digest that can't be used in a
     /// request (it would change the URL's meaning or can't be verified).
-    #[error("invalid {kind} {value:?}: {detail}")]
+    #[error("invalid {kind} {}: {detail}", quote(value))]
     InvalidName {
         kind: &'static str,
         value: String,
@@ -56,9 +60,13 @@ pub enum RegistryError {
     /// message never includes them.
     #[error("invalid {what}: {detail}")]
     InvalidAuthConfig { what: String, detail: String },
-    #[error("parse {}: {detail}", path.display())]
+    #[error("parse {}: {}", path.display(), escape(detail))]
     Config { path: PathBuf, detail: String },
-    #[error("credential helper docker-credential-{helper} {action}: {detail}")]
+    #[error(
+        "credential helper docker-credential-{} {action}: {}",
+        escape(helper),
+        escape(detail)
+    )]
     Helper {
         helper: String,
         action: &'static str,
@@ -135,9 +143,9 @@ impl fmt::Display for StatusText<'_> {
                     f.write_str("; ")?;
                 }
                 if e.code.is_empty() {
-                    f.write_str(&e.message)?;
+                    write!(f, "{}", escape(&e.message))?;
                 } else {
-                    write!(f, "{}: {}", e.code, e.message)?;
+                    write!(f, "{}: {}", escape(&e.code), escape(&e.message))?;
                 }
             }
             f.write_str(")")?;
@@ -168,5 +176,17 @@ mod tests {
             errors: vec![],
         };
         assert_eq!(plain.to_string(), "x: 599 unexpected status");
+        let hostile = RegistryError::Status {
+            what: "x".into(),
+            status: 400,
+            errors: vec![ErrorDetail {
+                code: "DENIED\x1b[2J".into(),
+                message: "go away\x1b]0;title\x07".into(),
+            }],
+        };
+        assert_eq!(
+            hostile.to_string(),
+            r"x: 400 bad request (DENIED\x1b[2J: go away\x1b]0;title\x07)"
+        );
     }
 }

@@ -51,7 +51,9 @@ impl FromStr for Digest {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Digest, StoreError> {
         match s.split_once(':') {
-            Some(("sha256", hex)) => Digest::from_hex(hex),
+            Some(("sha256", hex)) => {
+                Digest::from_hex(hex).map_err(|_| StoreError::InvalidDigest(s.to_string()))
+            }
             _ => Err(StoreError::InvalidDigest(s.to_string())),
         }
     }

@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+use berth_escape::{escape_path, quote_path};
 use rustix::fs::{
     self as fs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
 };
@@ -139,13 +140,13 @@ pub(crate) fn clean_entry_path(raw: &Path) -> Result<PathBuf, &'static str> {
 
 fn unsafe_entry(entry: &Path, reason: impl Into<String>) -> StoreError {
     StoreError::UnsafeEntry {
-        entry: entry.display().to_string(),
+        entry: quote_path(entry).to_string(),
         reason: reason.into(),
     }
 }
 
 fn entry_error(entry: &Path, what: &str, e: impl Into<io::Error>) -> StoreError {
-    StoreError::io(format!("{what} {}", entry.display()), e.into())
+    StoreError::io(format!("{what} {}", escape_path(entry)), e.into())
 }
 
 /// The path of an open file in this process's `/proc`: the kernel follows
@@ -267,7 +268,7 @@ impl Extractor {
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let parent = self.parent_dir(&parent_rel, &raw)?;
 
-        if self.is_layer() && self.whiteout(&parent, &name, &raw)? {
+        if self.is_layer() && self.whiteout(&parent, &name, kind, &raw)? {
             return Ok(());
         }
 
@@ -388,8 +389,30 @@ impl Extractor {
 
     /// Turns an OCI whiteout entry into overlay's form; false if `name` is
     /// not a whiteout.
-    fn whiteout(&self, parent: &OwnedFd, name: &OsStr, raw: &Path) -> Result<bool, StoreError> {
+    /// Whiteouts of `.`, `..` or of nothing, and whiteouts that are
+    /// directories (whose entries would follow inside them), are refused.
+    fn whiteout(
+        &self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        kind: tar::EntryType,
+        raw: &Path,
+    ) -> Result<bool, StoreError> {
         let name_bytes = name.as_bytes();
+        let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
+            return Ok(false);
+        };
+        if kind.is_dir() {
+            return Err(unsafe_entry(raw, "a whiteout cannot be a directory"));
+        }
+        if let Some(what) = match hidden {
+            b"" => Some("an empty name"),
+            b"." => Some("\".\" (its own directory)"),
+            b".." => Some("\"..\" (its parent directory)"),
+            _ => None,
+        } {
+            return Err(unsafe_entry(raw, format!("it whites out {what}")));
+        }
         if name_bytes == OPAQUE_WHITEOUT.as_bytes() {
             let dir = fs::openat(
                 parent,
@@ -402,10 +425,7 @@ impl Extractor {
                 .map_err(|e| entry_error(raw, "mark directory opaque for", e))?;
             return Ok(true);
         }
-        let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
-            return Ok(false);
-        };
-        if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
+        if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
             // Other `.wh..wh.` names are aufs bookkeeping with no meaning here.
             return Ok(true);
         }
@@ -437,7 +457,7 @@ impl Extractor {
         let target = clean_entry_path(&target_raw).map_err(|why| {
             unsafe_entry(
                 raw,
-                format!("hardlink target {}: {why}", target_raw.display()),
+                format!("hardlink target {}: {why}", quote_path(&target_raw)),
             )
         })?;
         let (Some(target_name), target_parent) =
@@ -452,7 +472,7 @@ impl Extractor {
                     raw,
                     format!(
                         "hardlink target {} goes through a symlink",
-                        target_raw.display()
+                        quote_path(&target_raw)
                     ),
                 ),
                 e => entry_error(raw, "find hardlink target of", e),
@@ -775,7 +795,13 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         let err = extract_layer(&tar[..], &dir).unwrap_err();
         match &err {
-            StoreError::UnsafeEntry { entry, .. } => assert_eq!(entry, expect_entry, "{err}"),
+            StoreError::UnsafeEntry { entry, .. } => {
+                assert_eq!(
+                    *entry,
+                    berth_escape::quote(expect_entry).to_string(),
+                    "{err}"
+                )
+            }
             other => panic!("expected an unsafe entry error, got {other}"),
         }
         // Nothing was written next to the layer directory.
@@ -790,6 +816,44 @@ mod tests {
     fn refuses_parent_dir_names() {
         refused(tar_with(|b| file(b, "../evil", b"x")), "../evil");
         refused(tar_with(|b| file(b, "a/../../evil", b"x")), "a/../../evil");
+    }
+
+    #[test]
+    fn refuses_whiteouts_of_no_entry_naming_them() {
+        for (name, what) in [
+            ("etc/.wh..", "it whites out \".\" (its own directory)"),
+            ("etc/.wh...", "it whites out \"..\" (its parent directory)"),
+            (".wh.", "it whites out an empty name"),
+        ] {
+            let tar = tar_with(|b| file(b, name, b""));
+            let dir = tempfile::tempdir().unwrap();
+            let err = extract_layer(&tar[..], dir.path()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("refusing tar entry \"{name}\": {what}")
+            );
+        }
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, "etc/.wh..wh..opq/", &[][..]).unwrap();
+        refused(b.into_inner().unwrap(), "etc/.wh..wh..opq/");
+    }
+
+    #[test]
+    fn refusals_escape_what_the_archive_named() {
+        let tar = tar_with(|b| file(b, "../\x1b]0;owned\x07\u{202e}", b"x"));
+        let dir = tempfile::tempdir().unwrap();
+        let err = extract_layer(&tar[..], dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            r#"refusing tar entry "../\x1b]0;owned\x07\u{202e}": the name contains '..'"#
+        );
+        let tar = tar_with(|b| link(b, tar::EntryType::Link, "a", "../\x1b[2J"));
+        let err = extract_layer(&tar[..], dir.path()).unwrap_err().to_string();
+        assert!(err.contains(r#"hardlink target "../\x1b[2J""#), "{err}");
     }
 
     #[test]

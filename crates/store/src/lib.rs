@@ -32,6 +32,7 @@ pub use export::write_layer_tar;
 pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
 pub use network::{EndpointRecord, LeaseRecord, NetworkRecord, PortBindingRecord};
 
+use berth_escape::quote;
 use digest::TeeReader;
 pub use temp::process_alive;
 use temp::TempPath;
@@ -47,13 +48,14 @@ pub enum StoreError {
         what: String,
         error: rusqlite::Error,
     },
-    #[error("invalid digest {0:?}: expected sha256:<64 lowercase hex digits>")]
+    #[error("invalid digest {}: expected sha256:<64 lowercase hex digits>", quote(.0))]
     InvalidDigest(String),
     #[error("digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("blob {0} is not in the content store")]
     BlobNotFound(Digest),
-    #[error("refusing tar entry {entry:?}: {reason}")]
+    /// `entry` is quoted and escaped already.
+    #[error("refusing tar entry {entry}: {reason}")]
     UnsafeEntry { entry: String, reason: String },
     /// A layer blob that was read completely but could not be unpacked;
     /// `blob` is the digest of the bytes received.

@@ -16,6 +16,7 @@ use oci_spec::image::{ImageIndex, ImageManifest};
 use crate::distribution::registry::{registry_client, RegistryOptions};
 use crate::events::ImageAction;
 use crate::image::config::{ImageConfig, Platform};
+use crate::image::manifest::parse_oci;
 use crate::progress::{CountingReader, Progress};
 use crate::{familiar, Engine, EngineError};
 
@@ -105,7 +106,7 @@ impl Engine {
         ));
         let top = client.get_manifest(registry, repository, tag_or_digest)?;
         let manifest = self.platform_manifest(client, registry, repository, &top, platform)?;
-        let parsed = ImageManifest::from_reader(&manifest.bytes[..])
+        let parsed: ImageManifest = parse_oci(&manifest.bytes)
             .map_err(|e| EngineError::InvalidPull(format!("manifest {}: {e}", manifest.digest)))?;
 
         let config_digest: Digest = parsed.config().digest().to_string().parse()?;
@@ -206,7 +207,7 @@ impl Engine {
         if !is_index(&top.media_type) {
             return Ok(top.clone());
         }
-        let index = ImageIndex::from_reader(&top.bytes[..])
+        let index: ImageIndex = parse_oci(&top.bytes)
             .map_err(|e| EngineError::InvalidPull(format!("index {}: {e}", top.digest)))?;
         let chosen = index
             .manifests()

@@ -20,7 +20,7 @@ use oci_spec::image::{ImageIndex, ImageManifest};
 use serde::Deserialize;
 
 use crate::image::config::{host_architecture, ImageConfig};
-use crate::image::manifest::OCI_MANIFEST;
+use crate::image::manifest::{parse_oci, OCI_MANIFEST};
 use crate::{familiar, normalize_tag, Engine, EngineError};
 
 /// Largest JSON document (config, manifest, index) accepted from an archive.
@@ -377,8 +377,8 @@ fn resolve(staged: &HashMap<String, Staged>) -> Result<Vec<Resolved>, EngineErro
             .collect();
     }
     if let Some(Staged::Json(bytes)) = staged.get("index.json") {
-        let index = ImageIndex::from_reader(&bytes[..])
-            .map_err(|e| EngineError::archive(format!("index.json: {e}")))?;
+        let index: ImageIndex =
+            parse_oci(bytes).map_err(|e| EngineError::archive(format!("index.json: {e}")))?;
         let mut out = Vec::new();
         for desc in index.manifests() {
             let tags = desc
@@ -430,8 +430,8 @@ fn pick_manifest(
         return Ok((digest.to_string(), media_type.to_string()));
     }
     let bytes = verified_json(staged, digest, "index.json")?;
-    let index = ImageIndex::from_reader(bytes)
-        .map_err(|e| EngineError::archive(format!("index {digest}: {e}")))?;
+    let index: ImageIndex =
+        parse_oci(bytes).map_err(|e| EngineError::archive(format!("index {digest}: {e}")))?;
     let arch = host_architecture();
     let chosen = index
         .manifests()
@@ -458,7 +458,7 @@ fn resolve_oci_manifest(
     tags: Vec<String>,
 ) -> Result<Resolved, EngineError> {
     let manifest = verified_json(staged, digest, "index.json")?.to_vec();
-    let m = ImageManifest::from_reader(&manifest[..])
+    let m: ImageManifest = parse_oci(&manifest)
         .map_err(|e| EngineError::archive(format!("manifest {digest}: {e}")))?;
     let config_digest = m.config().digest().to_string();
     let config = verified_json(staged, &config_digest, &format!("manifest {digest}"))?.to_vec();
