@@ -261,3 +261,89 @@ fn lifecycle_events_and_a_rename_the_monitor_keeps() {
         ]
     );
 }
+
+#[test]
+fn info_and_version_answer() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    root.ok(&["create", "--name", "idle", "busybox", "true"]);
+    root.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "60"]);
+    let text = root.ok(&["info"]);
+    for line in [
+        "Client:",
+        " Context:    default",
+        "Server:",
+        " Containers: 2",
+        "  Running: 1",
+        "  Paused: 0",
+        "  Stopped: 1",
+        " Images: 1",
+        " Storage Driver: overlay2",
+        " Logging Driver: json-file",
+        " Cgroup Driver: cgroupfs",
+        " Default Runtime: runc",
+        " OSType: linux",
+        &format!(" Docker Root Dir: {}", root.path().display()),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing from\n{text}"
+        );
+    }
+    assert!(
+        text.contains("\n Total Memory: ") && text.contains("GiB\n"),
+        "{text}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&root.ok(&["info", "--format", "json"])).unwrap();
+    assert_eq!(info["Containers"], 2);
+    assert_eq!(info["ContainersRunning"], 1);
+    assert_eq!(info["ContainersStopped"], 1);
+    assert_eq!(info["Images"], 1);
+    assert_eq!(info["OSType"], "linux");
+    assert_eq!(info["DefaultRuntime"], "runc");
+    assert_eq!(info["Runtimes"]["runc"]["path"], "runc");
+    assert!(info["NCPU"].as_u64().unwrap() >= 1);
+    assert!(info["MemTotal"].as_u64().unwrap() > 0);
+    assert!(["1", "2"].contains(&info["CgroupVersion"].as_str().unwrap()));
+    assert!(info["KernelVersion"].as_str().unwrap().starts_with(
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap()
+            .trim()
+    ));
+    assert!(info["SecurityOptions"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("name=seccomp,profile=builtin")));
+    assert!(info["Warnings"].is_array());
+    assert_eq!(
+        root.ok(&[
+            "system",
+            "info",
+            "--format",
+            "{{.ContainersPaused}} {{.Driver}}"
+        ]),
+        "0 overlay2\n"
+    );
+    root.ok(&["rm", "-f", "busy"]);
+
+    let text = root.ok(&["version"]);
+    assert!(text.starts_with("Client: berth\n Version:  "), "{text}");
+    assert!(
+        text.contains("\n  API version:      1.45 (minimum version 1.24)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n runc:\n  Version:  "), "{text}");
+    let version: serde_json::Value =
+        serde_json::from_str(&root.ok(&["version", "--format", "json"])).unwrap();
+    assert_eq!(version["Server"]["ApiVersion"], "1.45");
+    assert_eq!(version["Server"]["MinAPIVersion"], "1.24");
+    assert_eq!(version["Server"]["Components"][0]["Name"], "Engine");
+    assert_eq!(version["Client"]["ApiVersion"], "1.45");
+    assert_eq!(
+        root.ok(&["version", "--format", "{{.Server.Version}}"]),
+        format!("{}\n", version["Client"]["Version"].as_str().unwrap())
+    );
+}

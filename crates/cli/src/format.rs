@@ -22,6 +22,48 @@ pub fn human_size(size: u64) -> String {
     format!("{}{}", format_g3(v), UNITS[i])
 }
 
+/// go-units `BytesSize`: binary units, 4 significant digits
+/// ("23.47GiB", "512MiB").
+pub fn binary_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    // %.4g below 1024: at most four digits before the point.
+    let digits = if v == 0.0 {
+        1
+    } else {
+        v.log10().floor() as i32 + 1
+    };
+    let decimals = (4 - digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}
+
+/// Renders one value with a `--format` template, or as JSON for `json`
+/// (`info`, `version`).
+pub fn print_value(format: &str, value: &Value) -> Result<()> {
+    let format = unescape_format(format);
+    let mut out = if format == "json" {
+        go_json(value)
+    } else {
+        let t = Template::parse(&format)
+            .with_context(|| format!("template parsing error: {format}"))?;
+        t.render(value)?
+    };
+    out.push('\n');
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(())
+}
+
 /// Go's `%.3g` for 0 <= v < 1000: three significant digits, trailing zeros
 /// dropped.
 fn format_g3(v: f64) -> String {
@@ -182,6 +224,15 @@ mod tests {
         assert_eq!(human_size(12_345_678), "12.3MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(9_999_000), "10MB");
+    }
+
+    #[test]
+    fn binary_sizes_match_go_units() {
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(binary_size(512), "512B");
+        assert_eq!(binary_size(1536), "1.5KiB");
+        assert_eq!(binary_size(25_200_000_000), "23.47GiB");
+        assert_eq!(binary_size(1023 * 1024 * 1024), "1023MiB");
     }
 
     #[test]

@@ -116,6 +116,10 @@ enum Command {
     Image(ImageCommand),
     /// Get real time events from berth
     Events(cmd::events::Args),
+    /// Display system-wide information
+    Info(cmd::info::Args),
+    /// Show the berth version information
+    Version(cmd::version::Args),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -187,6 +191,8 @@ enum SystemCommand {
     Prune(cmd::system_prune::Args),
     /// Get real time events from berth
     Events(cmd::events::Args),
+    /// Display system-wide information
+    Info(cmd::info::Args),
 }
 
 /// Logs to stderr at `level` (`warn` when it does not parse).
@@ -292,6 +298,8 @@ fn main() -> ExitCode {
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
             cmd::events::run(&root, a)
         }
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => cmd::info::run(&root, a),
+        Command::Version(a) => cmd::version::run(a),
         Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
     };

@@ -16,6 +16,8 @@
 //!   bundle, the attach hub, the health checker.
 //! - `build/`: `build`, executing a planned Dockerfile.
 //!
+//! - `system/`: `info` and `version`, over every domain.
+//!
 //! Below them all: `events/` (the journal every state change is emitted
 //! to, and reading it back), `filter` (docker's `--filter` arguments in
 //! the CLI's and the API's forms), `error`, `progress`.
@@ -31,6 +33,7 @@ mod filter;
 mod image;
 mod monitor;
 mod progress;
+mod system;
 
 use std::path::Path;
 
@@ -63,6 +66,7 @@ pub use image::{
 };
 pub use monitor::MonitorOptions;
 pub use progress::{NoProgress, Progress};
+pub use system::{Component, RuntimeInfo, SystemInfo, VersionInfo, API_VERSION, MIN_API_VERSION};
 
 pub struct Engine {
     store: Store,

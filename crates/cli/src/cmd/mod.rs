@@ -16,6 +16,7 @@ pub mod health_args;
 pub mod history;
 pub mod images;
 pub mod import;
+pub mod info;
 pub mod inspect;
 pub mod kill;
 pub mod load;
@@ -41,6 +42,7 @@ pub mod stop;
 pub mod system_prune;
 pub mod tag;
 pub mod top;
+pub mod version;
 pub mod wait;
 
 use std::io::{BufRead, Write};

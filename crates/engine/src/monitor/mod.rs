@@ -8,6 +8,7 @@
 //! it exits, and exits with its code, which saves a `runc delete` per run.
 
 mod bundle;
+pub(crate) use bundle::init_binary;
 mod health;
 mod hub;
 mod io;
