@@ -215,6 +215,27 @@ fn login_push_and_pull_with_basic_auth() {
     let saved: serde_json::Value =
         serde_json::from_slice(&fs::read(config.path().join("config.json")).unwrap()).unwrap();
     assert!(saved["auths"].get(&registry.addr).is_none(), "{saved}");
+
+    // Podman's auth.json answers when config.json has nothing.
+    let auth_file = config.path().join("podman-auth.json");
+    let podman = Command::new("podman")
+        .args(["login", "--tls-verify=false", "-u", "alice", "-p", "s3cret"])
+        .arg("--authfile")
+        .arg(&auth_file)
+        .arg(&registry.addr)
+        .output();
+    if !podman.is_ok_and(|o| o.status.success()) {
+        eprintln!("podman login unavailable: writing its auth.json by hand");
+        let auth = serde_json::json!({"auths": {&registry.addr: {"auth": "YWxpY2U6czNjcmV0"}}});
+        fs::write(&auth_file, auth.to_string()).unwrap();
+    }
+    let again = Root::new();
+    let mut pull = again.cmd(&["pull", &name]);
+    pull.env("DOCKER_CONFIG", config.path())
+        .env("REGISTRY_AUTH_FILE", &auth_file);
+    let out = pull.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_text(&out));
+    assert_eq!(again.inspect(&name)["Id"], root.inspect(&name)["Id"]);
 }
 
 #[test]

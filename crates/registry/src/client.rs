@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::auth::{parse_challenge, Challenge, TokenCache};
 use crate::auth_config::given_for;
-use crate::credentials::IDENTITY_TOKEN_USERNAME;
+use crate::credentials::{podman_auth_files, IDENTITY_TOKEN_USERNAME};
 use crate::endpoint::{api_host, is_loopback, validate_registry, InsecureEntry};
 use crate::error::ErrorDetail;
 use crate::{AuthConfig, CredentialStore, RegistryError};
@@ -42,6 +42,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// Bounds every request that has no streamed body; blob transfers are
 /// bounded by connection liveness instead, as they may take hours.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a blob download may go without a byte before it counts as
+/// stalled (a registry that keeps the connection open but sends nothing).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest average rate an upload may go at: its deadline is
+/// `REQUEST_TIMEOUT` plus its size at this rate (a 1 GB layer: 4.5 hours).
+const MIN_UPLOAD_RATE: u64 = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Stops a registry whose `Link` headers never end.
 const MAX_TAG_PAGES: usize = 10_000;
@@ -67,10 +73,17 @@ pub struct ClientOptions {
     /// Docker config directory (`$DOCKER_CONFIG` or `~/.docker`), holding
     /// config.json with the credentials.
     pub docker_config_dir: PathBuf,
+    /// Podman's `auth.json` files, read for a registry config.json has no
+    /// credentials for.
+    pub podman_auth_files: Vec<PathBuf>,
     /// Credentials the caller passes in (the API's `X-Registry-Auth`),
     /// used before those in config.json.
     pub given_credentials: Vec<AuthConfig>,
     pub user_agent: String,
+    /// A blob download that receives nothing for this long fails (and
+    /// the caller may fetch it again); so does a request whose answer
+    /// does not start within it.
+    pub stall_timeout: Duration,
 }
 
 impl ClientOptions {
@@ -89,8 +102,10 @@ impl ClientOptions {
             tls_verify: true,
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
             docker_config_dir,
+            podman_auth_files: podman_auth_files(),
             given_credentials: Vec::new(),
             user_agent: format!("berth/{}", env!("CARGO_PKG_VERSION")),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -105,19 +120,44 @@ pub struct Manifest {
 }
 
 /// A blob being downloaded. Reading streams from the network; a
-/// connection lost mid-way surfaces as an `io::Error`. The caller verifies
-/// the digest while it reads.
+/// connection lost mid-way, or one that sends nothing for the client's
+/// stall timeout, surfaces as an `io::Error`. The caller verifies the
+/// digest while it reads.
 #[derive(Debug)]
 pub struct Blob {
     /// Content-Length of the blob, when the server sent one.
     pub size: Option<u64>,
     response: Response,
+    what: String,
+    stall_timeout: Duration,
 }
 
 impl Read for Blob {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.response.read(buf)
+        self.response.read(buf).map_err(|e| {
+            let timed_out = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                .is_some_and(reqwest::Error::is_timeout)
+                || e.kind() == std::io::ErrorKind::TimedOut;
+            if !timed_out {
+                return e;
+            }
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "{}: the registry sent nothing for {} s (the connection stalled)",
+                    self.what,
+                    self.stall_timeout.as_secs_f64()
+                ),
+            )
+        })
     }
+}
+
+/// How long an upload of `bytes` may take at the slowest rate allowed.
+fn upload_deadline(bytes: u64) -> Duration {
+    REQUEST_TIMEOUT + Duration::from_secs(bytes / MIN_UPLOAD_RATE)
 }
 
 /// How a registry is reached: plain HTTP, verified HTTPS, or HTTPS that
@@ -212,7 +252,8 @@ impl Client {
             .map(|e| InsecureEntry::parse(e))
             .collect::<Result<_, _>>()?;
         Ok(Client {
-            credentials: CredentialStore::new(&opts.docker_config_dir),
+            credentials: CredentialStore::new(&opts.docker_config_dir)
+                .with_auth_files(opts.podman_auth_files.clone()),
             opts,
             insecure,
             http: Mutex::default(),
@@ -342,6 +383,8 @@ impl Client {
         Ok(Blob {
             size: response.content_length(),
             response,
+            what,
+            stall_timeout: self.opts.stall_timeout,
         })
     }
 
@@ -400,16 +443,7 @@ impl Client {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => {
                 let location = location(&resp, &what)?;
-                let cancel = format!("cancel upload to {registry}/{repository}");
-                let result = self
-                    .execute(&ep, &access, &cancel, true, &|c| {
-                        c.delete(location.clone()).timeout(REQUEST_TIMEOUT)
-                    })
-                    .and_then(|r| expect_success(r, &cancel));
-                if let Err(e) = result {
-                    // An abandoned upload session expires on its own.
-                    tracing::warn!("{e}");
-                }
+                self.cancel_upload(&ep, &access, &format!("{registry}/{repository}"), &location);
                 Ok(false)
             }
             _ => Err(status_error(resp, &what)),
@@ -441,12 +475,13 @@ impl Client {
                 .timeout(REQUEST_TIMEOUT)
         })?;
         let resp = expect_success(resp, &what)?;
-        let mut location = location(&resp, &what)?;
+        let session = location(&resp, &what)?;
         let data = ExactReader {
             inner: data,
             remaining: size,
         };
-        match chunk_size.filter(|n| *n > 0) {
+        let mut location = session.clone();
+        let uploaded = (|| match chunk_size.filter(|n| *n > 0) {
             None => {
                 location.query_pairs_mut().append_pair("digest", digest);
                 let authorization = self.preauthorize(&ep, &access, &what)?;
@@ -455,12 +490,13 @@ impl Client {
                     .put(location)
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_LENGTH, size)
+                    .timeout(upload_deadline(size))
                     .body(Body::sized(data, size));
                 if let Some(a) = authorization {
                     req = req.header(AUTHORIZATION, a);
                 }
                 let resp = req.send().map_err(|e| RegistryError::transport(&what, e))?;
-                expect_success(resp, &what)?;
+                expect_success(resp, &what).map(drop)
             }
             Some(chunk_size) => {
                 location = self.upload_chunks(&ep, &access, &what, location, data, chunk_size)?;
@@ -470,11 +506,31 @@ impl Client {
                         .header(CONTENT_LENGTH, 0)
                         .timeout(REQUEST_TIMEOUT)
                 })?;
-                expect_success(resp, &what)?;
+                expect_success(resp, &what).map(drop)
             }
+        })();
+        if let Err(e) = uploaded {
+            // The session would otherwise hold what was sent until the
+            // registry expires it.
+            self.cancel_upload(&ep, &access, &format!("{registry}/{repository}"), &session);
+            return Err(e);
         }
         tracing::debug!(registry, repository, digest, size, "pushed blob");
         Ok(())
+    }
+
+    /// Cancels an upload session, as well as it can: an abandoned one
+    /// expires on its own, so a failure is only logged.
+    fn cancel_upload(&self, ep: &Endpoint, access: &Access, repository: &str, session: &Url) {
+        let what = format!("cancel upload to {repository}");
+        let result = self
+            .execute(ep, access, &what, true, &|c| {
+                c.delete(session.clone()).timeout(REQUEST_TIMEOUT)
+            })
+            .and_then(|r| expect_success(r, &what));
+        if let Err(e) = result {
+            tracing::warn!("{e}");
+        }
     }
 
     /// Sends the blob as PATCHes and returns where to PUT the digest.
@@ -500,6 +556,7 @@ impl Client {
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_RANGE, range.as_str())
                     .header(CONTENT_LENGTH, len)
+                    .timeout(upload_deadline(len))
                     .body(chunk.clone())
             })?;
             let resp = expect_success(resp, what)?;
@@ -681,9 +738,12 @@ impl Client {
         if let Some(c) = lock(&self.http).get(registry) {
             return Ok(c.clone());
         }
+        // The blocking client's timeout bounds waiting for an answer and
+        // each read of a body: a stall detector that lets a download take
+        // hours. Uploads set a deadline of their own.
         let mut builder = HttpClient::builder()
             .user_agent(&self.opts.user_agent)
-            .timeout(None)
+            .timeout(self.opts.stall_timeout)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_keepalive(Duration::from_secs(30));
         // A proxy can't reach this machine's loopback.

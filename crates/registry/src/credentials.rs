@@ -1,6 +1,8 @@
 //! Registry credentials in docker's `config.json`, so that `docker login`
 //! and `berth login` share them: plain `auths` entries, a global
-//! `credsStore` helper, or per-host `credHelpers`.
+//! `credsStore` helper, or per-host `credHelpers`. Podman's `auth.json`
+//! (same format, containers-auth.json(5)) is read, never written, for a
+//! registry config.json has nothing for.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,35 @@ pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
 pub struct CredentialStore {
     dir: PathBuf,
     helper_dir: Option<PathBuf>,
+    auth_files: Vec<PathBuf>,
+}
+
+/// Where podman keeps what `podman login` stored, as containers/image
+/// looks for it: `$REGISTRY_AUTH_FILE` alone when set, else
+/// `$XDG_RUNTIME_DIR/containers/auth.json` (root without one:
+/// `/run/containers/0/auth.json`), then
+/// `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`).
+pub fn podman_auth_files() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    auth_files_from(|name| std::env::var_os(name), uid)
+}
+
+fn auth_files_from(env: impl Fn(&str) -> Option<std::ffi::OsString>, uid: u32) -> Vec<PathBuf> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(file) = var("REGISTRY_AUTH_FILE") {
+        return vec![file];
+    }
+    let runtime = var("XDG_RUNTIME_DIR").map_or_else(
+        || PathBuf::from(format!("/run/containers/{uid}/auth.json")),
+        |dir| dir.join("containers/auth.json"),
+    );
+    let mut files = vec![runtime];
+    if let Some(config) = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))
+    {
+        files.push(config.join("containers/auth.json"));
+    }
+    files
 }
 
 impl CredentialStore {
@@ -37,7 +68,15 @@ impl CredentialStore {
         CredentialStore {
             dir: docker_config_dir.to_path_buf(),
             helper_dir: None,
+            auth_files: Vec::new(),
         }
+    }
+
+    /// Also reads credentials from these podman `auth.json` files, in
+    /// order, for a registry config.json has none for.
+    pub fn with_auth_files(mut self, files: Vec<PathBuf>) -> Self {
+        self.auth_files = files;
+        self
     }
 
     /// Runs `docker-credential-*` helpers from `dir` instead of `$PATH`
@@ -55,40 +94,62 @@ impl CredentialStore {
     /// of [`IDENTITY_TOKEN_USERNAME`] means the password is an identity
     /// token to exchange at the registry's token endpoint.
     pub fn get(&self, registry: &str) -> Result<Option<(String, String)>, RegistryError> {
-        let config = self.load()?;
         let key = credential_key(registry);
-        if let Some(helper) = helper_for(&config, &key) {
-            if let Some(found) = self.helper_get(&helper, &key)? {
+        let config_json = self.config_path();
+        if let Some(found) = self.lookup(&self.load()?, &config_json, &key, false)? {
+            return Ok(Some(found));
+        }
+        for file in &self.auth_files {
+            if let Some(config) = read_config(file)? {
+                if let Some(found) = self.lookup(&config, file, &key, true)? {
+                    tracing::debug!(registry, file = %file.display(), "credentials from podman's auth.json");
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The credentials one config file holds for `key`. Podman's files
+    /// may also hold entries for a namespace (`host/org`), which are not
+    /// for the whole registry and are skipped.
+    fn lookup(
+        &self,
+        config: &Value,
+        path: &Path,
+        key: &str,
+        podman: bool,
+    ) -> Result<Option<(String, String)>, RegistryError> {
+        if let Some(helper) = helper_for(config, key) {
+            if let Some(found) = self.helper_get(&helper, key)? {
                 return Ok(Some(found));
             }
         }
         let Some(auths) = config.get("auths").and_then(Value::as_object) else {
             return Ok(None);
         };
-        let host = normalize_key(&key);
+        let host = normalize_key(key);
+        let whole_registry = |k: &str| {
+            !podman || {
+                let k = k
+                    .strip_prefix("https://")
+                    .or_else(|| k.strip_prefix("http://"))
+                    .unwrap_or(k);
+                !k.trim_end_matches('/').contains('/')
+            }
+        };
         // The exact key first, so a stale "https://host" entry can't shadow
         // the one `store` writes.
-        let entry = auths.get(&key).or_else(|| {
+        let entry = auths.get(key).or_else(|| {
             auths
                 .iter()
-                .find(|(k, _)| normalize_key(k) == host)
+                .find(|(k, _)| whole_registry(k) && normalize_key(k) == host)
                 .map(|(_, v)| v)
         });
         entry
-            .map(|e| self.decode_entry(e))
+            .map(|e| decode_entry(path, e))
             .transpose()
             .map(Option::flatten)
-    }
-
-    fn decode_entry(&self, entry: &Value) -> Result<Option<(String, String)>, RegistryError> {
-        let invalid = |detail: String| RegistryError::Config {
-            path: self.config_path(),
-            detail,
-        };
-        AuthConfig::deserialize(entry)
-            .map_err(|e| invalid(e.to_string()))?
-            .credentials()
-            .map_err(invalid)
     }
 
     /// `login`: stores through the helper if one is configured for the
@@ -140,28 +201,7 @@ impl CredentialStore {
     }
 
     fn load(&self) -> Result<Value, RegistryError> {
-        let path = self.config_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Value::Object(Map::new()))
-            }
-            Err(e) => return Err(RegistryError::io(format!("read {}", path.display()), e)),
-        };
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Object(Map::new()));
-        }
-        match serde_json::from_slice(&bytes) {
-            Ok(v @ Value::Object(_)) => Ok(v),
-            Ok(_) => Err(RegistryError::Config {
-                path,
-                detail: "not a json object".into(),
-            }),
-            Err(e) => Err(RegistryError::Config {
-                path,
-                detail: e.to_string(),
-            }),
-        }
+        Ok(read_config(&self.config_path())?.unwrap_or_else(|| Value::Object(Map::new())))
     }
 
     /// Writes through a temporary file and a rename so a crash never
@@ -268,6 +308,41 @@ impl CredentialStore {
     }
 }
 
+fn decode_entry(path: &Path, entry: &Value) -> Result<Option<(String, String)>, RegistryError> {
+    let invalid = |detail: String| RegistryError::Config {
+        path: path.to_path_buf(),
+        detail,
+    };
+    AuthConfig::deserialize(entry)
+        .map_err(|e| invalid(e.to_string()))?
+        .credentials()
+        .map_err(invalid)
+}
+
+/// A config file's JSON object; `None` when there is no file (or only
+/// whitespace in it).
+fn read_config(path: &Path) -> Result<Option<Value>, RegistryError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RegistryError::io(format!("read {}", path.display()), e)),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        Ok(_) => Err(RegistryError::Config {
+            path: path.to_path_buf(),
+            detail: "not a json object".into(),
+        }),
+        Err(e) => Err(RegistryError::Config {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
 /// The helper responsible for `key`: a per-host `credHelpers` entry, else
 /// the global `credsStore`.
 fn helper_for(config: &Value, key: &str) -> Option<String> {
@@ -300,4 +375,44 @@ fn auths_mut(config: &mut Value) -> &mut Map<String, Value> {
     auths
         .as_object_mut()
         .expect("auths was just made an object")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_auth_files_follow_containers_image() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert_eq!(
+            auth_files_from(env(&[("REGISTRY_AUTH_FILE", "/a.json"), ("HOME", "/h")]), 0),
+            [PathBuf::from("/a.json")]
+        );
+        assert_eq!(
+            auth_files_from(
+                env(&[("XDG_RUNTIME_DIR", "/run/user/7"), ("HOME", "/h")]),
+                7
+            ),
+            [
+                PathBuf::from("/run/user/7/containers/auth.json"),
+                PathBuf::from("/h/.config/containers/auth.json")
+            ]
+        );
+        assert_eq!(
+            auth_files_from(
+                env(&[("REGISTRY_AUTH_FILE", ""), ("XDG_CONFIG_HOME", "/c")]),
+                0
+            ),
+            [
+                PathBuf::from("/run/containers/0/auth.json"),
+                PathBuf::from("/c/containers/auth.json")
+            ]
+        );
+    }
 }

@@ -19,5 +19,5 @@ pub use client::{
     Blob, Client, ClientOptions, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST,
     MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,
 };
-pub use credentials::{CredentialStore, IDENTITY_TOKEN_USERNAME};
+pub use credentials::{podman_auth_files, CredentialStore, IDENTITY_TOKEN_USERNAME};
 pub use error::{ErrorDetail, RegistryError};

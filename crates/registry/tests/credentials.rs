@@ -232,3 +232,45 @@ fn failing_helper_reports_its_output() {
         "credential helper docker-credential-broken get: exit status: 3: keychain locked"
     );
 }
+
+#[test]
+fn podman_auth_json_answers_for_registries_config_json_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &json!({ "auths": { "both.example": { "auth": BASE64.encode("docker:d") } } }),
+    );
+    let podman = dir.path().join("auth.json");
+    std::fs::write(
+        &podman,
+        json!({
+            "auths": {
+                "both.example": { "auth": BASE64.encode("podman:p") },
+                "only-podman.example:5000": { "auth": BASE64.encode("pu:pp") },
+                "docker.io": { "auth": BASE64.encode("hub:h") },
+                "quay.io/team": { "auth": BASE64.encode("team:t") }
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let missing = dir.path().join("missing/auth.json");
+    let store = CredentialStore::new(dir.path()).with_auth_files(vec![missing, podman.clone()]);
+    assert_eq!(store.get("both.example").unwrap(), creds("docker", "d"));
+    assert_eq!(
+        store.get("only-podman.example:5000").unwrap(),
+        creds("pu", "pp")
+    );
+    assert_eq!(store.get("docker.io").unwrap(), creds("hub", "h"));
+    assert_eq!(store.get("quay.io").unwrap(), None, "a namespace's entry");
+
+    std::fs::write(&podman, "{").unwrap();
+    let err = store.get("other.example").unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("parse {}: ", podman.display())),
+        "{err}"
+    );
+    // Login writes docker's file only.
+    store.store("new.example", "n", "x").unwrap();
+    assert_eq!(std::fs::read_to_string(&podman).unwrap(), "{");
+}

@@ -23,6 +23,7 @@ fn client_with(config: &Path, config_json: Option<serde_json::Value>) -> Client 
     let mut opts = ClientOptions::from_env();
     opts.docker_config_dir = config.to_path_buf();
     opts.certs_dir = config.join("certs.d");
+    opts.podman_auth_files = Vec::new();
     Client::new(opts).unwrap()
 }
 
@@ -375,6 +376,35 @@ fn upload_errors_report_the_registry_code_and_short_data() {
         )
         .unwrap_err();
     assert!(matches!(err, RegistryError::Io { .. }), "{err:?}");
+    // Every failed upload cancelled its session.
+    assert_eq!(reg.count("DELETE "), 3);
+    assert_eq!(reg.open_uploads(), 0);
+}
+
+#[test]
+fn a_stalled_blob_download_fails_saying_so() {
+    let reg = FakeRegistry::start(AuthMode::Open);
+    let digest = reg.add_blob(REPO, &[7u8; 100_000]);
+    reg.state().stall_blobs = Some(std::time::Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ClientOptions::from_env();
+    opts.docker_config_dir = dir.path().to_path_buf();
+    opts.certs_dir = dir.path().join("certs.d");
+    opts.stall_timeout = std::time::Duration::from_millis(500);
+    let client = Client::new(opts).unwrap();
+    let mut blob = client.get_blob(&reg.registry(), REPO, &digest).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let err = blob.read_to_end(&mut buf).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "fetch blob {}/{REPO}@{digest}: the registry sent nothing for 0.5 s (the connection stalled)",
+            reg.registry()
+        )
+    );
 }
 
 #[test]

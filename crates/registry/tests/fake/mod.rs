@@ -68,6 +68,9 @@ pub struct State {
     pub chunked_manifests: bool,
     /// Send only half of each blob, then close.
     pub truncate_blobs: bool,
+    /// Send only half of each blob, then keep the connection open, silent,
+    /// for this long.
+    pub stall_blobs: Option<Duration>,
     /// Host blob redirects point at; another name for this same server
     /// makes the redirect cross-host.
     pub redirect_host: String,
@@ -102,6 +105,7 @@ impl FakeRegistry {
             drops: HashMap::new(),
             chunked_manifests: false,
             truncate_blobs: false,
+            stall_blobs: None,
             redirect_host: addr.to_string(),
             page_size: 2,
             tokens: HashMap::new(),
@@ -130,6 +134,11 @@ impl FakeRegistry {
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Upload sessions started and neither finished nor cancelled.
+    pub fn open_uploads(&self) -> usize {
+        self.state().uploads.len()
     }
 
     /// The registry name clients use: "127.0.0.1:<port>".
@@ -188,6 +197,8 @@ struct Response {
     chunked: bool,
     /// Declared length when the body is cut short on purpose.
     declared_len: Option<usize>,
+    /// How long to keep the connection open after the body.
+    linger: Option<Duration>,
 }
 
 impl Response {
@@ -198,6 +209,7 @@ impl Response {
             body: Vec::new(),
             chunked: false,
             declared_len: None,
+            linger: None,
         }
     }
 
@@ -249,7 +261,11 @@ fn handle(mut conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) {
         }
     };
     let head_only = req.method == "HEAD";
+    let linger = response.linger;
     let _ = write_response(&mut conn, response, head_only);
+    if let Some(linger) = linger {
+        std::thread::sleep(linger);
+    }
 }
 
 fn read_request(conn: &mut TcpStream) -> Option<Request> {
@@ -388,8 +404,9 @@ fn route(req: &Request, addr: SocketAddr, st: &mut State) -> Response {
             return Response::error(404, "BLOB_UNKNOWN", "blob unknown");
         };
         let mut r = Response::new(200).header("Content-Type", "application/octet-stream");
-        if st.truncate_blobs {
+        if st.truncate_blobs || st.stall_blobs.is_some() {
             r.declared_len = Some(data.len());
+            r.linger = st.stall_blobs;
             return r.body(data[..data.len() / 2].to_vec());
         }
         return r.body(data);
