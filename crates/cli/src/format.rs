@@ -89,40 +89,13 @@ fn format_g3(v: f64) -> String {
     }
 }
 
-/// go-units `HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let minutes = secs / 60;
-    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
-    if secs < 1 {
-        "Less than a second".into()
-    } else if secs == 1 {
-        "1 second".into()
-    } else if secs < 60 {
-        format!("{secs} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", secs / 3600 / 24 / 365)
-    }
-}
-
 /// "2 weeks ago", or "N/A" when the time is unknown.
 pub fn since(t: Option<DateTime<Utc>>) -> String {
     match t {
-        Some(t) => format!("{} ago", human_duration((Utc::now() - t).num_seconds())),
+        Some(t) => format!(
+            "{} ago",
+            berth_engine::human_duration((Utc::now() - t).num_seconds())
+        ),
         None => "N/A".into(),
     }
 }
@@ -233,20 +206,5 @@ mod tests {
         assert_eq!(binary_size(1536), "1.5KiB");
         assert_eq!(binary_size(25_200_000_000), "23.47GiB");
         assert_eq!(binary_size(1023 * 1024 * 1024), "1023MiB");
-    }
-
-    #[test]
-    fn durations_match_go_units() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(45), "45 seconds");
-        assert_eq!(human_duration(90), "About a minute");
-        assert_eq!(human_duration(600), "10 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(5 * 3600), "5 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-        assert_eq!(human_duration(20 * 86400), "2 weeks");
-        assert_eq!(human_duration(90 * 86400), "3 months");
-        assert_eq!(human_duration(800 * 86400), "2 years");
     }
 }

@@ -47,10 +47,11 @@ pub use build::{
     StageLabel,
 };
 pub use container::{
-    parse_cpus, parse_health_duration, parse_signal, parse_size, AttachEvent, AttachInput,
-    AttachSession, Change, ChangeKind, CommitOptions, ContainerInfo, ContainerOptions, Copied,
-    CopyIn, CopyOptions, CopyOut, ExecOptions, HealthConfig, HealthResult, HealthState,
-    HealthStatus, LogStream, LogsOptions, MountOption, StartOptions, StatsSample,
+    human_duration, parse_cpus, parse_health_duration, parse_signal, parse_size, status_text,
+    AttachEvent, AttachInput, AttachSession, Change, ChangeKind, CommitOptions, ContainerInfo,
+    ContainerOptions, ContainerStatus, Copied, CopyIn, CopyOptions, CopyOut, ExecOptions,
+    HealthConfig, HealthResult, HealthState, HealthStatus, LogStream, LogsOptions, MountOption,
+    StartOptions, StatsSample,
 };
 pub use distribution::{login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions};
 pub use error::{EngineError, ErrorKind};

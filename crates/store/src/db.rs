@@ -14,6 +14,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::digest::Digest;
+use crate::status::ContainerStatus;
 use crate::StoreError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -608,8 +609,7 @@ pub struct ContainerRecord {
     pub name: String,
     pub image_id: Digest,
     pub config: String,
-    /// `created`, `running` or `exited`.
-    pub status: String,
+    pub status: ContainerStatus,
     /// RFC 3339 times.
     pub created_at: String,
     pub started_at: Option<String>,
@@ -789,4 +789,51 @@ pub(crate) fn build_cache_put(c: &Connection, key: &str, image: &Digest) -> Resu
     )
     .map_err(|e| StoreError::db("record a build cache entry", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_status_is_stored_as_dockers_name() {
+        let t = tempfile::tempdir().unwrap();
+        let db = Db::open(&t.path().join("berth.db")).unwrap();
+        let image: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        db.conn()
+            .execute(
+                "INSERT INTO images (id, manifest_digest, manifest_media_type, added_at) VALUES (?1, ?1, 'm', 0)",
+                [image.to_string()],
+            )
+            .unwrap();
+        let mut rec = ContainerRecord {
+            id: "c1".into(),
+            name: "web".into(),
+            image_id: image,
+            config: "{}".into(),
+            status: ContainerStatus::Created,
+            created_at: "2024-01-01T00:00:00Z".into(),
+            started_at: None,
+            finished_at: None,
+            pid: None,
+            monitor_pid: None,
+            exit_code: None,
+            restart_count: 0,
+        };
+        insert_container(db.conn(), &rec).unwrap();
+        rec.status = ContainerStatus::Paused;
+        update_container(db.conn(), &rec).unwrap();
+        let text: String = db
+            .conn()
+            .query_row("SELECT status FROM containers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(text, "paused");
+        assert_eq!(get_container(db.conn(), "c1").unwrap(), Some(rec));
+        // A state no berth writes is an error, not a guess.
+        db.conn()
+            .execute("UPDATE containers SET status = 'up'", [])
+            .unwrap();
+        let e = get_container(db.conn(), "c1").unwrap_err().to_string();
+        assert!(e.contains("invalid container status \"up\""), "{e}");
+    }
 }

@@ -17,6 +17,7 @@ mod events;
 mod export;
 mod extract;
 mod network;
+mod status;
 mod temp;
 
 use std::fs;
@@ -31,6 +32,7 @@ pub use events::{EventRecord, NewEvent, EVENTS_KEPT};
 pub use export::write_layer_tar;
 pub use extract::{extract_copy, extract_layer, CopyOwner, ExtractStats};
 pub use network::{EndpointRecord, LeaseRecord, NetworkRecord, PortBindingRecord};
+pub use status::{ContainerStatus, UnknownStatus};
 
 use berth_escape::quote;
 use digest::TeeReader;

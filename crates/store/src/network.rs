@@ -445,7 +445,7 @@ mod tests {
                     name: n.to_string(),
                     image_id: image.clone(),
                     config: "{}".into(),
-                    status: "created".into(),
+                    status: crate::ContainerStatus::Created,
                     created_at: "2026-01-01T00:00:00Z".into(),
                     started_at: None,
                     finished_at: None,

@@ -1,11 +1,11 @@
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::HealthStatus;
+use berth_engine::ContainerStatus;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::format::{human_duration, print_rows, since};
+use crate::format::{print_rows, since};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,11 +43,11 @@ fn matches(
     let r = &c.record;
     filters.iter().all(|(k, v)| match k.as_str() {
         "health" => health == v,
-        "status" => &r.status == v,
+        "status" => r.status.as_str() == v,
         "name" => r.name.contains(v.trim_start_matches('/')),
         "id" => r.id.starts_with(v.as_str()),
         "exited" => {
-            r.status == "exited"
+            r.status == ContainerStatus::Exited
                 && r.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
         }
         "label" => match v.split_once('=') {
@@ -104,45 +104,15 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         .take(limit.unwrap_or(usize::MAX))
     {
         let r = &c.record;
-        let health = engine.container_health(&r.id);
-        let health_status = health.as_ref().map_or("none", |h| h.status.as_str());
+        let health = engine.container_health(&r.id).map(|h| h.status);
+        let health_status = health.map_or("none", |h| h.as_str());
         if !matches(&c, ancestor.as_deref(), health_status, &filters) {
             continue;
         }
-        if !all && !matches!(r.status.as_str(), "running" | "restarting" | "paused") {
+        if !all && !r.status.is_active() {
             continue;
         }
-        let status = match r.status.as_str() {
-            "paused" => format!(
-                "Up {} (Paused)",
-                human_duration(
-                    (Utc::now() - parse(&r.started_at).unwrap_or_else(Utc::now)).num_seconds()
-                )
-            ),
-            "running" => format!(
-                "Up {}{}",
-                human_duration(
-                    (Utc::now() - parse(&r.started_at).unwrap_or_else(Utc::now)).num_seconds()
-                ),
-                match health.map(|h| h.status) {
-                    Some(HealthStatus::Starting) => " (health: starting)",
-                    Some(HealthStatus::Healthy) => " (healthy)",
-                    Some(HealthStatus::Unhealthy) => " (unhealthy)",
-                    None => "",
-                }
-            ),
-            "exited" => format!(
-                "Exited ({}) {}",
-                r.exit_code.unwrap_or(0),
-                since(parse(&r.finished_at))
-            ),
-            "restarting" => format!(
-                "Restarting ({}) {}",
-                r.exit_code.unwrap_or(0),
-                since(parse(&r.finished_at))
-            ),
-            _ => "Created".to_string(),
-        };
+        let status = berth_engine::status_text(r, health, Utc::now());
         let mut command = engine.container_command(&c).join(" ");
         if !a.no_trunc && command.chars().count() > 20 {
             command = command.chars().take(19).collect::<String>() + "…";

@@ -59,13 +59,7 @@ fn targets(engine: &mut Engine, a: &Args) -> Result<Vec<Target>> {
     Ok(engine
         .list_containers()?
         .into_iter()
-        .filter(|c| {
-            a.all
-                || matches!(
-                    c.record.status.as_str(),
-                    "running" | "restarting" | "paused"
-                )
-        })
+        .filter(|c| a.all || c.record.status.is_active())
         .map(|c| Target {
             label: c.record.id[..12].to_string(),
             key: c.record.id,

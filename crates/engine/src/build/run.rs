@@ -16,7 +16,7 @@ use std::process::Stdio;
 
 use berth_runtime::backend::{wait_for, ContainerStdio, RuntimeBackend};
 use berth_runtime::overlay::OverlayMount;
-use berth_store::{ContainerRecord, StagedLayer};
+use berth_store::{ContainerRecord, ContainerStatus, StagedLayer};
 use rand::Rng;
 
 use berth_build::StepKey;
@@ -121,7 +121,7 @@ impl Engine {
                 name: format!("build-{}", &id[..12]),
                 image_id: current.image.clone(),
                 config: String::new(),
-                status: "created".into(),
+                status: ContainerStatus::Created,
                 created_at: now_rfc3339(),
                 started_at: None,
                 finished_at: None,

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::fs::{changes, export, scan_layer, write_layer, Change};
-use super::ContainerInfo;
+use super::{ContainerInfo, ContainerStatus};
 use crate::image::changes::apply_changes;
 use crate::image::config::{push_history, ImageConfig};
 use crate::image::manifest::manifest_json;
@@ -181,7 +181,7 @@ impl Engine {
         let created_by = container_cmd(&info, &image).join(" ");
         let base_layers = self.store.image_layers(&image_id)?;
 
-        let paused = if opts.pause && info.record.status == "running" {
+        let paused = if opts.pause && info.record.status == ContainerStatus::Running {
             let backend = self.backend(&info.options.runtime)?;
             backend.pause(&info.record.id)?;
             Some(backend)

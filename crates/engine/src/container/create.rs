@@ -75,7 +75,7 @@ impl Engine {
             name,
             image_id: image,
             config: serde_json::to_string(&opts).expect("options serialize"),
-            status: "created".into(),
+            status: ContainerStatus::Created,
             created_at: now_rfc3339(),
             started_at: None,
             finished_at: None,

@@ -3,6 +3,7 @@
 use berth_runtime::backend::RuntimeBackend;
 use std::process::Stdio;
 
+use super::ContainerStatus;
 use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 
@@ -29,13 +30,13 @@ impl Engine {
     pub fn exec_container(&mut self, s: &str, opts: &ExecOptions) -> Result<i32, EngineError> {
         use berth_runtime::backend::{ContainerStdio, ExecConsole, ExecProcess};
         let info = self.container(s)?;
-        if info.record.status == "paused" {
+        if info.record.status == ContainerStatus::Paused {
             return Err(EngineError::Conflict(format!(
                 "container {} is paused, unpause the container before exec",
                 info.record.id
             )));
         }
-        if info.record.status != "running" {
+        if info.record.status != ContainerStatus::Running {
             return Err(EngineError::Conflict(format!(
                 "container {} is not running",
                 info.record.id

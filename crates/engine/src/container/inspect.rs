@@ -34,7 +34,7 @@ impl Engine {
             .map(|l| layers_dir.join(l).display().to_string())
             .collect();
         lower.reverse();
-        let running = matches!(r.status.as_str(), "running" | "paused");
+        let running = matches!(r.status, ContainerStatus::Running | ContainerStatus::Paused);
         let mounts: Vec<serde_json::Value> = o
             .mounts
             .iter()
@@ -93,8 +93,8 @@ impl Engine {
             "State": {
                 "Status": r.status,
                 "Running": running,
-                "Paused": r.status == "paused",
-                "Restarting": r.status == "restarting",
+                "Paused": r.status == ContainerStatus::Paused,
+                "Restarting": r.status == ContainerStatus::Restarting,
                 "OOMKilled": false,
                 "Dead": false,
                 "Pid": if running { r.pid.unwrap_or(0) } else { 0 },

@@ -23,7 +23,7 @@ impl Engine {
         opts: StartOptions,
     ) -> Result<Option<AttachSession>, EngineError> {
         let info = self.container(s)?;
-        if is_active(&info.record.status) {
+        if info.record.status.is_active() {
             return Ok(None);
         }
         let exe =
@@ -65,7 +65,7 @@ impl Engine {
     /// `attach`: a connection to a running container's monitor.
     pub fn attach_container(&mut self, s: &str) -> Result<AttachSession, EngineError> {
         let info = self.container(s)?;
-        if info.record.status != "running" {
+        if info.record.status != ContainerStatus::Running {
             return Err(EngineError::Conflict(
                 "You cannot attach to a stopped container, start it first".into(),
             ));
@@ -76,7 +76,7 @@ impl Engine {
     /// `kill -s SIGNAL`.
     pub fn kill_container(&mut self, s: &str, signal: i32) -> Result<String, EngineError> {
         let info = self.container(s)?;
-        if info.record.status != "running" {
+        if info.record.status != ContainerStatus::Running {
             return Err(EngineError::NotRunning(info.record.id.clone()));
         }
         self.backend(&info.options.runtime)?
@@ -94,7 +94,7 @@ impl Engine {
         let start = Instant::now();
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if is_active(&info.record.status) {
+        if info.record.status.is_active() {
             let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
             if !wait_process_exit(info.record.monitor_pid, left) {
                 return Ok(None);
@@ -117,7 +117,7 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if !is_active(&info.record.status) {
+        if !info.record.status.is_active() {
             return Ok(id);
         }
         let timeout = timeout
@@ -159,7 +159,7 @@ impl Engine {
     pub fn remove_container(&mut self, s: &str, force: bool) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if is_active(&info.record.status) {
+        if info.record.status.is_active() {
             if !force {
                 return Err(EngineError::Conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
@@ -219,9 +219,9 @@ impl Engine {
     /// `pause`: freezes every process of the container (cgroup freezer).
     pub fn pause_container(&mut self, s: &str) -> Result<String, EngineError> {
         let mut info = self.container(s)?;
-        match info.record.status.as_str() {
-            "running" => {}
-            "paused" => {
+        match info.record.status {
+            ContainerStatus::Running => {}
+            ContainerStatus::Paused => {
                 return Err(EngineError::Conflict(format!(
                     "container {} is already paused",
                     info.record.id
@@ -231,7 +231,7 @@ impl Engine {
         }
         self.backend(&info.options.runtime)?
             .pause(&info.record.id)?;
-        info.record.status = "paused".into();
+        info.record.status = ContainerStatus::Paused;
         self.store.update_container(&info.record)?;
         self.emit(info.event(ContainerAction::Pause));
         Ok(info.record.id)
@@ -240,7 +240,7 @@ impl Engine {
     /// `unpause`.
     pub fn unpause_container(&mut self, s: &str) -> Result<String, EngineError> {
         let mut info = self.container(s)?;
-        if info.record.status != "paused" {
+        if info.record.status != ContainerStatus::Paused {
             return Err(EngineError::Conflict(format!(
                 "container {} is not paused",
                 info.record.id
@@ -248,7 +248,7 @@ impl Engine {
         }
         self.backend(&info.options.runtime)?
             .resume(&info.record.id)?;
-        info.record.status = "running".into();
+        info.record.status = ContainerStatus::Running;
         self.store.update_container(&info.record)?;
         self.emit(info.event(ContainerAction::Unpause));
         Ok(info.record.id)
@@ -257,7 +257,7 @@ impl Engine {
     /// Thaws a paused container before it is signalled: frozen processes
     /// cannot act on a signal, not even SIGKILL on cgroup v1.
     fn thaw_if_paused(&mut self, info: &ContainerInfo) -> Result<(), EngineError> {
-        if info.record.status == "paused" {
+        if info.record.status == ContainerStatus::Paused {
             self.unpause_container(&info.record.id)?;
         }
         Ok(())

@@ -36,7 +36,7 @@ impl Engine {
     pub fn prune_containers(&mut self) -> Result<Vec<String>, EngineError> {
         let mut removed = Vec::new();
         for c in self.list_containers()? {
-            if !is_active(&c.record.status) {
+            if !c.record.status.is_active() {
                 self.destroy_container(&c.record.id, Some(&c.options.runtime))?;
                 removed.push(c.record.id);
             }

@@ -27,6 +27,7 @@ mod process;
 mod restart;
 mod state;
 mod stats;
+mod status;
 mod top;
 mod units;
 
@@ -40,9 +41,10 @@ pub use logs::{LogStream, LogsOptions};
 pub use mounts::MountOption;
 pub use options::{ContainerInfo, ContainerOptions, StartOptions};
 pub use stats::StatsSample;
+pub use status::{human_duration, status_text, ContainerStatus};
 pub use units::{parse_cpus, parse_signal, parse_size};
 
 pub(crate) use events::{container_event, ran_since};
 pub(crate) use layout::{LOG_FILE, RESTARTING, STOPPED_BY_USER};
 pub(crate) use process::{command_line, environment};
-pub(crate) use state::{is_active, now_rfc3339, process_alive, wait_process_exit};
+pub(crate) use state::{now_rfc3339, process_alive, wait_process_exit};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use berth_runtime::backend::RuntimeBackend;
 
-use crate::container::is_active;
+use crate::container::ContainerStatus;
 use crate::{Engine, EngineError};
 
 impl Engine {
@@ -48,7 +48,7 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
-        if !is_active(&info.record.status) {
+        if !info.record.status.is_active() {
             return Ok(id);
         }
         let timeout = timeout
@@ -61,7 +61,7 @@ impl Engine {
             .join(crate::container::STOPPED_BY_USER);
         std::fs::write(&marker, b"")
             .map_err(|e| EngineError::io(format!("write {}", marker.display()), e))?;
-        if info.record.status == "paused" {
+        if info.record.status == ContainerStatus::Paused {
             self.unpause_container(&id)?;
         }
         // Not running any more (between two runs of its restart policy) is

@@ -11,12 +11,6 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::{Engine, EngineError};
 
-/// A container whose monitor owns it: running (or paused), or between two
-/// runs of its restart policy.
-pub(crate) fn is_active(status: &str) -> bool {
-    matches!(status, "running" | "restarting" | "paused")
-}
-
 pub(crate) fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -98,7 +92,7 @@ impl Engine {
         &mut self,
         mut r: ContainerRecord,
     ) -> Result<ContainerRecord, EngineError> {
-        if !is_active(&r.status) || process_alive(r.monitor_pid) {
+        if !r.status.is_active() || process_alive(r.monitor_pid) {
             return Ok(r);
         }
         let runtime = serde_json::from_str::<ContainerOptions>(&r.config)
@@ -113,7 +107,7 @@ impl Engine {
             _ => {
                 let _ = backend.delete(&r.id, true);
                 let _ = OverlayMount::unmount(&self.container_dir(&r.id).join("rootfs"));
-                r.status = "exited".into();
+                r.status = ContainerStatus::Exited;
                 // The code was the monitor's to record; 255 says it is lost.
                 r.exit_code = Some(r.exit_code.unwrap_or(255));
                 r.finished_at = Some(r.finished_at.unwrap_or_else(now_rfc3339));

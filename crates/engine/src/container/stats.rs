@@ -3,6 +3,7 @@
 
 use berth_runtime::cgroups::{parse_mountinfo, CgroupStats};
 
+use super::ContainerStatus;
 use crate::{Engine, EngineError};
 
 /// One reading of a container's counters. CPU % needs two of them.
@@ -114,7 +115,10 @@ impl Engine {
             system_cpu_ns: 0,
             online_cpus: 0,
         };
-        if !matches!(info.record.status.as_str(), "running" | "paused") {
+        if !matches!(
+            info.record.status,
+            ContainerStatus::Running | ContainerStatus::Paused
+        ) {
             return Ok(sample);
         }
         let mounts = parse_mountinfo(&read_proc("/proc/self/mountinfo")?)

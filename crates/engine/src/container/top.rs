@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
+use super::ContainerStatus;
 use crate::{Engine, EngineError};
 
 impl Engine {
     /// The host pids of a running container's processes, from its cgroup.
     pub fn container_pids(&mut self, s: &str) -> Result<Vec<u32>, EngineError> {
         let info = self.container(s)?;
-        if info.record.status != "running" {
+        if info.record.status != ContainerStatus::Running {
             return Err(EngineError::NotRunning(info.record.id));
         }
         let id = &info.record.id;

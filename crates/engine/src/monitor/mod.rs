@@ -24,7 +24,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::container::{attach, now_rfc3339, ContainerInfo, LOG_FILE, RESTARTING, STOPPED_BY_USER};
+use crate::container::{
+    attach, now_rfc3339, ContainerInfo, ContainerStatus, LOG_FILE, RESTARTING, STOPPED_BY_USER,
+};
 use crate::events::ContainerAction;
 use crate::{Engine, EngineError};
 use hub::Hub;
@@ -106,7 +108,7 @@ impl Engine {
                     if info.options.auto_remove {
                         let _ = self.destroy_container(&info.record.id, None);
                     } else if !first {
-                        record.status = "exited".into();
+                        record.status = ContainerStatus::Exited;
                         record.monitor_pid = None;
                         record.pid = None;
                         self.store.update_container(&record)?;
@@ -116,7 +118,7 @@ impl Engine {
             };
             hub.set_input(stdin, tty, running.runtime_pid);
             let started = std::time::Instant::now();
-            record.status = "running".into();
+            record.status = ContainerStatus::Running;
             record.pid = Some(running.pid);
             record.monitor_pid = Some(std::process::id());
             record.started_at = Some(now_rfc3339());
@@ -151,7 +153,7 @@ impl Engine {
                     if info.options.auto_remove {
                         let _ = self.destroy_container(&info.record.id, None);
                     } else {
-                        record.status = "exited".into();
+                        record.status = ContainerStatus::Exited;
                         record.exit_code = Some(e.start_failure().exit_code());
                         record.finished_at = Some(now_rfc3339());
                         record.monitor_pid = None;
@@ -175,7 +177,7 @@ impl Engine {
             let stopped_by_user = stop_marker.exists();
             match restarts.next(code, started.elapsed(), stopped_by_user) {
                 Some(delay) => {
-                    record.status = "restarting".into();
+                    record.status = ContainerStatus::Restarting;
                     record.exit_code = Some(code);
                     record.finished_at = Some(now_rfc3339());
                     record.pid = None;
@@ -197,7 +199,7 @@ impl Engine {
             if info.options.auto_remove {
                 OverlayMount::unmount(&dir.join("rootfs"))?;
             }
-            record.status = "exited".into();
+            record.status = ContainerStatus::Exited;
             record.exit_code = Some(code);
             record.finished_at = Some(now_rfc3339());
             record.pid = None;

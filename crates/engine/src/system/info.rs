@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::host;
-use crate::{Engine, EngineError};
+use crate::{ContainerStatus, Engine, EngineError};
 
 /// A runtime containers can run with (`--runtime`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,14 +78,17 @@ impl Engine {
     /// runtime first), the host's kernel, cgroups and resources.
     pub fn info(&mut self) -> Result<SystemInfo, EngineError> {
         let containers = self.list_containers()?;
-        let count = |status: &str| {
+        let count = |status: ContainerStatus| {
             containers
                 .iter()
                 .filter(|c| c.record.status == status)
                 .count()
         };
         // docker counts a restarting container as stopped.
-        let (running, paused) = (count("running"), count("paused"));
+        let (running, paused) = (
+            count(ContainerStatus::Running),
+            count(ContainerStatus::Paused),
+        );
         let root = self.store.root();
         let cgroups = host::cgroups();
         let cgroup_version = host::cgroup_version(cgroups.as_ref());
