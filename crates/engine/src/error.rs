@@ -91,8 +91,6 @@ pub enum EngineError {
         container: String,
         image: String,
     },
-    #[error("invalid filter {0:?}")]
-    InvalidFilter(String),
     #[error(transparent)]
     Dockerfile(#[from] berth_dockerfile::ParseError),
     #[error(transparent)]
@@ -152,7 +150,6 @@ impl EngineError {
             | EngineError::InvalidPull(_)
             | EngineError::InvalidPush(_)
             | EngineError::Invalid(_)
-            | EngineError::InvalidFilter(_)
             | EngineError::Dockerfile(_)
             | EngineError::BuildPlan(_)
             | EngineError::BuildStep(_) => InvalidArgument,

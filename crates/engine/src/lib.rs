@@ -62,7 +62,7 @@ pub use events::{
 };
 pub use filter::Filters;
 pub use image::{
-    HistoryEntry, ImageConfig, ImageFilter, ImageRow, ImportOptions, LoadSource, LoadedImage,
+    HistoryEntry, ImageConfig, ImageFilter, ImageSummary, ImportOptions, LoadSource, LoadedImage,
     RemovedImage, RmiEvent, SaveFormat, SpaceUsage,
 };
 pub use monitor::MonitorOptions;

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::{ImageFilter, RmiEvent};
+use berth_engine::{Filters, ImageFilter, RmiEvent};
 
 use crate::format::human_size;
 
@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    let filter = ImageFilter::parse(&a.filter)?;
+    let filter = ImageFilter::new(&Filters::from_cli(&a.filter)?)?;
     if !a.force {
         let warning = if a.all {
             "WARNING! This will remove all images without at least one container associated to them."

@@ -1,28 +1,35 @@
-//! `images`: the images in the store, filtered.
+//! `images`: the images in the store, one summary per image as the Engine
+//! API's `/images/json` lists them, filtered.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use berth_reference::{familiar_match, Reference};
 use berth_store::Digest;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 use super::config::ImageConfig;
-use crate::{Engine, EngineError};
+use crate::filter::{labels_match, Filters};
+use crate::{familiar, Engine, EngineError};
 
-/// One row of `images`: an image under one of its tags, or untagged.
+/// One image: docker's `image.Summary`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImageRow {
+pub struct ImageSummary {
     pub id: Digest,
-    /// Familiar repository name (`busybox`), None for `<none>`.
-    pub repository: Option<String>,
-    pub tag: Option<String>,
-    /// The manifest digest the image has in this row's repository.
-    pub digest: Option<String>,
+    /// Its tags in familiar form (`busybox:latest`), sorted; with a
+    /// `reference=` filter only those that match.
+    pub repo_tags: Vec<String>,
+    /// `name@digest` of the manifests it is known by in registries, in
+    /// familiar form.
+    pub repo_digests: Vec<String>,
     pub created: Option<DateTime<Utc>>,
+    /// Unpacked size of its layers.
     pub size: u64,
+    pub labels: BTreeMap<String, String>,
+    /// Containers created from it.
+    pub containers: usize,
 }
 
-/// `--filter` for `images` and `image prune`.
+/// `--filter` for `images` and `image prune`, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct ImageFilter {
     pub(crate) dangling: Option<bool>,
@@ -36,38 +43,43 @@ pub struct ImageFilter {
     pub all: bool,
 }
 
+const KEYS: &[&str] = &["dangling", "reference", "label", "before", "since", "until"];
+
 impl ImageFilter {
-    /// Parses docker's `key=value` filter strings.
-    pub fn parse(filters: &[String]) -> Result<ImageFilter, EngineError> {
-        let mut f = ImageFilter::default();
-        for raw in filters {
-            let (k, v) = raw
-                .split_once('=')
-                .ok_or_else(|| EngineError::InvalidFilter(raw.clone()))?;
-            match k {
-                "dangling" => {
-                    f.dangling = Some(match v.to_ascii_lowercase().as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => {
-                            return Err(EngineError::InvalidFilter(format!(
-                                "invalid filter 'dangling={v}'"
-                            )))
-                        }
-                    })
+    /// Docker's image filters: `dangling`, `reference`, `label`,
+    /// `before`, `since`, `until`.
+    pub fn new(filters: &Filters) -> Result<ImageFilter, EngineError> {
+        filters.check_keys(KEYS)?;
+        let dangling = match filters.get("dangling") {
+            [] => None,
+            [v] => Some(match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid filter 'dangling={v}'"
+                    )))
                 }
-                "reference" => f.references.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (v.to_string(), None),
-                }),
-                "before" => f.before.push(v.to_string()),
-                "since" => f.since.push(v.to_string()),
-                "until" => f.until = Some(parse_until(v)?),
-                _ => return Err(EngineError::InvalidFilter(format!("invalid filter '{k}'"))),
+            }),
+            _ => {
+                return Err(EngineError::Invalid(
+                    "invalid filter 'dangling': give one value".into(),
+                ))
             }
-        }
-        Ok(f)
+        };
+        let until = match filters.get("until").last() {
+            Some(v) => Some(parse_until(v)?),
+            None => None,
+        };
+        Ok(ImageFilter {
+            dangling,
+            references: filters.get("reference").to_vec(),
+            labels: filters.labels("label"),
+            before: filters.get("before").to_vec(),
+            since: filters.get("since").to_vec(),
+            until,
+            all: false,
+        })
     }
 
     /// Adds the positional `images REPOSITORY[:TAG]` argument, which docker
@@ -80,36 +92,20 @@ impl ImageFilter {
 
 /// `until=` takes a Unix timestamp, an RFC 3339 date or a duration (`24h`).
 fn parse_until(v: &str) -> Result<i64, EngineError> {
-    if let Ok(t) = v.parse::<i64>() {
-        return Ok(t);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.timestamp());
-    }
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| EngineError::InvalidFilter(format!("invalid until filter {v:?}")))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => {
-            return Err(EngineError::InvalidFilter(format!(
-                "invalid until filter {v:?}"
-            )))
-        }
-    };
-    Ok(Utc::now().timestamp() - secs)
+    crate::events::parse_timestamp(v)
+        .map(|t| t.timestamp())
+        .map_err(|_| EngineError::Invalid(format!("invalid filter 'until={v}'")))
 }
 
-fn labels_match(labels: Option<&Map<String, Value>>, want: &[(String, Option<String>)]) -> bool {
-    want.iter()
-        .all(|(k, v)| match (labels.and_then(|l| l.get(k)), v) {
-            (Some(_), None) => true,
-            (Some(actual), Some(v)) => actual.as_str() == Some(v.as_str()),
-            (None, _) => false,
+fn labels_of(config: Option<&ImageConfig>) -> BTreeMap<String, String> {
+    config
+        .and_then(|c| c.labels())
+        .map(|l| {
+            l.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
         })
+        .unwrap_or_default()
 }
 
 impl Engine {
@@ -122,8 +118,8 @@ impl Engine {
         Ok(self.store.image(&id)?.created.unwrap_or(0))
     }
 
-    /// `images`: rows newest first.
-    pub fn list_images(&self, filter: &ImageFilter) -> Result<Vec<ImageRow>, EngineError> {
+    /// `images`: one summary per image, newest first.
+    pub fn list_images(&self, filter: &ImageFilter) -> Result<Vec<ImageSummary>, EngineError> {
         let before: Vec<i64> = filter
             .before
             .iter()
@@ -139,7 +135,11 @@ impl Engine {
         } else {
             self.store.build_step_images()?
         };
-        let mut rows = Vec::new();
+        let mut containers: HashMap<Digest, usize> = HashMap::new();
+        for c in self.store.list_containers()? {
+            *containers.entry(c.image_id).or_default() += 1;
+        }
+        let mut out = Vec::new();
         for img in self.store.list_images()? {
             let dangling = img.tags.is_empty();
             if filter.dangling.is_some_and(|d| d != dangling) {
@@ -155,67 +155,52 @@ impl Engine {
             if filter.until.is_some_and(|u| created >= u) {
                 continue;
             }
-            if !filter.labels.is_empty()
-                && !labels_match(self.config_of(&img.id)?.labels(), &filter.labels)
-            {
+            let labels = labels_of(self.config_of(&img.id).ok().as_ref());
+            if !labels_match(&filter.labels, |k| labels.get(k).map(String::as_str)) {
                 continue;
             }
-            let created_at = img
-                .created
-                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-            if dangling {
-                // Pulled by digest only: docker lists it under its
-                // repository with no tag.
-                let by_digest: Vec<(Option<String>, Option<String>)> = img
-                    .repo_digests
-                    .iter()
-                    .filter_map(|d| Reference::parse_normalized(d).ok())
-                    .map(|r| (Some(r.familiar_name()), r.digest().map(str::to_string)))
+            let tags: Vec<Reference> = img
+                .tags
+                .iter()
+                .filter_map(|t| Reference::parse_normalized(t).ok())
+                .collect();
+            let mut repo_digests: Vec<String> =
+                img.repo_digests.iter().map(|d| familiar(d)).collect();
+            let repo_tags: Vec<Reference> = if filter.references.is_empty() {
+                tags
+            } else {
+                // As moby: only the matching tags, and the digests of
+                // their repositories; an image with none is left out.
+                let matching: Vec<Reference> = tags
+                    .into_iter()
+                    .filter(|r| {
+                        self.reference_matches(&filter.references, r)
+                            .unwrap_or(false)
+                    })
                     .collect();
-                let rows_for = if by_digest.is_empty() {
-                    vec![(None, None)]
-                } else {
-                    by_digest
-                };
-                if filter.references.is_empty() {
-                    for (repository, digest) in rows_for {
-                        rows.push(ImageRow {
-                            id: img.id.clone(),
-                            repository,
-                            tag: None,
-                            digest,
-                            created: created_at,
-                            size: img.size,
-                        });
-                    }
-                }
-                continue;
-            }
-            for tag in &img.tags {
-                let Ok(r) = Reference::parse_normalized(tag) else {
-                    continue;
-                };
-                if !filter.references.is_empty()
-                    && !self.reference_matches(&filter.references, &r)?
-                {
+                if matching.is_empty() {
                     continue;
                 }
-                let in_repo = format!("{}@", r.name());
-                rows.push(ImageRow {
-                    id: img.id.clone(),
-                    repository: Some(r.familiar_name()),
-                    tag: r.tag().map(str::to_string),
-                    digest: img
-                        .repo_digests
-                        .iter()
-                        .find_map(|d| d.strip_prefix(&in_repo))
-                        .map(str::to_string),
-                    created: created_at,
-                    size: img.size,
+                let repos: HashSet<String> = matching.iter().map(|r| r.familiar_name()).collect();
+                repo_digests.retain(|d| {
+                    d.split_once('@')
+                        .is_some_and(|(repo, _)| repos.contains(repo))
                 });
-            }
+                matching
+            };
+            out.push(ImageSummary {
+                repo_tags: repo_tags.iter().map(|r| r.familiar_string()).collect(),
+                repo_digests,
+                created: img
+                    .created
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+                size: img.size,
+                labels,
+                containers: containers.get(&img.id).copied().unwrap_or(0),
+                id: img.id,
+            });
         }
-        Ok(rows)
+        Ok(out)
     }
 
     fn reference_matches(&self, patterns: &[String], r: &Reference) -> Result<bool, EngineError> {

@@ -17,7 +17,7 @@ mod space;
 pub use config::ImageConfig;
 pub use import::ImportOptions;
 pub use inspect::HistoryEntry;
-pub use list::{ImageFilter, ImageRow};
+pub use list::{ImageFilter, ImageSummary};
 pub use load::{LoadSource, LoadedImage};
 pub use remove::{RemovedImage, RmiEvent};
 pub use save::SaveFormat;

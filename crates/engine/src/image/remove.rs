@@ -115,19 +115,11 @@ impl Engine {
             filter.dangling = Some(true);
         }
         let rows = self.list_images(&filter)?;
-        let ids: Vec<Digest> = {
-            let mut seen = HashSet::new();
-            let used: HashSet<Digest> = self
-                .store
-                .list_containers()?
-                .into_iter()
-                .map(|c| c.image_id)
-                .collect();
-            rows.iter()
-                .filter(|r| !used.contains(&r.id) && seen.insert(r.id.clone()))
-                .map(|r| r.id.clone())
-                .collect()
-        };
+        let ids: Vec<Digest> = rows
+            .into_iter()
+            .filter(|r| r.containers == 0)
+            .map(|r| r.id)
+            .collect();
         let mut events = Vec::new();
         for id in &ids {
             for tag in self.store.image(id)?.tags {
