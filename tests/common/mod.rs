@@ -473,3 +473,219 @@ fn monitor_pid(id: &str) -> Option<i32> {
         (args.get(1) == Some(&"__monitor") && args.get(3) == Some(&id)).then_some(pid)
     })
 }
+
+/// A `berth serve` of the test's own, on a socket in its scratch
+/// directory, stopped (by pid) when dropped.
+pub struct Server {
+    pub socket: PathBuf,
+    child: std::process::Child,
+}
+
+impl Server {
+    pub fn start(root: &Root) -> Server {
+        let socket = root.scratch.path().join("api/berth.sock");
+        let child = root
+            .cmd(&["serve", "-H", &format!("unix://{}", socket.display())])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start berth serve");
+        let server = Server { socket, child };
+        for _ in 0..200 {
+            if std::os::unix::net::UnixStream::connect(&server.socket).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("berth serve did not listen on {}", server.socket.display());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `DOCKER_HOST` for clients.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Debian's docker CLI, talking to this server.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("/usr/bin/docker")
+            .env("DOCKER_HOST", self.docker_host())
+            .env(
+                "DOCKER_CONFIG",
+                self.socket.parent().unwrap().join("docker-config"),
+            )
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run /usr/bin/docker (apt-get install docker.io)")
+    }
+
+    /// Runs the docker CLI, asserts success and returns its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            stdout_text(&out),
+            stderr_text(&out)
+        );
+        stdout_text(&out)
+    }
+
+    /// One HTTP/1.1 request on the socket: status, headers (lower-case
+    /// names) and body.
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> HttpReply {
+        use std::io::Read;
+        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // A server that refuses a body stops reading it: its answer
+        // still comes.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        HttpReply::parse(&raw)
+    }
+
+    /// SIGKILLs the server, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    fn parse(raw: &[u8]) -> HttpReply {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[end + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v == "chunked")
+        {
+            body = dechunk(&body);
+        }
+        HttpReply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Docker's error message, `{"message": ...}`.
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..i]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[i + 2..i + 2 + size]);
+        b = &b[i + 4 + size..];
+    }
+    out
+}
+
+/// The Python of the venv with the Docker SDK for Python (`docker` from
+/// PyPI) that .ci/run makes: `BERTH_TEST_PYTHON`, else
+/// /opt/berth-test-venv/bin/python; `None` (with a note on stderr) when
+/// it is missing.
+pub fn docker_sdk_python() -> Option<PathBuf> {
+    let python = std::env::var_os("BERTH_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/berth-test-venv/bin/python"));
+    let ok = Command::new(&python)
+        .args(["-c", "import docker"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "skipping Docker SDK for Python checks: no `docker` module for {} (set BERTH_TEST_PYTHON, or run .ci/run)",
+            python.display()
+        );
+        return None;
+    }
+    Some(python)
+}
+
+/// Runs `script` with the Docker SDK's Python against `server`
+/// (`client = docker.DockerClient(base_url=...)` is set up first) and
+/// returns its stdout, asserting success.
+pub fn docker_sdk(python: &Path, server: &Server, script: &str) -> String {
+    let prelude = format!(
+        "import docker, json, sys\nclient = docker.DockerClient(base_url={:?}, version='auto')\napi = client.api\n",
+        server.docker_host()
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed ({}):\n{script}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout_text(&out),
+        stderr_text(&out)
+    );
+    stdout_text(&out)
+}

@@ -126,6 +126,8 @@ enum Command {
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
+    /// Serve the Docker Engine API (for the docker CLI, docker-compose, SDKs)
+    Serve(cmd::serve::Args),
 }
 
 #[derive(Subcommand)]
@@ -302,6 +304,7 @@ fn main() -> ExitCode {
         Command::Version(a) => cmd::version::run(a),
         Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
+        Command::Serve(a) => cmd::serve::run(&root, a),
     };
     exit_code(result, convention)
 }

@@ -53,7 +53,9 @@ pub use container::{
     HealthConfig, HealthResult, HealthState, HealthStatus, LogStream, LogsOptions, MountOption,
     StartOptions, StatsSample,
 };
-pub use distribution::{login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions};
+pub use distribution::{
+    check_login, login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions,
+};
 pub use error::{EngineError, ErrorKind};
 pub use events::{
     parse_timestamp, Actor, ContainerAction, ContainerActor, ContainerEvent, Event, EventFilter,

@@ -36,6 +36,7 @@ pub mod rm;
 pub mod rmi;
 pub mod run;
 pub mod save;
+pub mod serve;
 pub mod start;
 pub mod stats;
 pub mod stop;

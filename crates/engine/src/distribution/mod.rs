@@ -6,4 +6,4 @@ pub(crate) mod registry;
 
 pub use pull::{PullOptions, Pulled};
 pub use push::{PushOptions, Pushed};
-pub use registry::{login, logout, RegistryOptions};
+pub use registry::{check_login, login, logout, RegistryOptions};

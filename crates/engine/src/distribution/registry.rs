@@ -77,6 +77,18 @@ fn registry_host(server: &str) -> String {
     }
 }
 
+/// Checks credentials against a registry without keeping them (the
+/// Engine API's `/auth`: its client keeps them).
+pub fn check_login(
+    server: &str,
+    username: &str,
+    password: &str,
+    opts: &RegistryOptions,
+) -> Result<(), EngineError> {
+    registry_client(opts)?.check_login(&registry_host(server), username, password)?;
+    Ok(())
+}
+
 /// `login`: checks the credentials against the registry, then stores them
 /// in docker's config.json (or its credential helper), shared with docker.
 pub fn login(
@@ -85,8 +97,8 @@ pub fn login(
     password: &str,
     opts: &RegistryOptions,
 ) -> Result<(), EngineError> {
+    check_login(server, username, password, opts)?;
     let host = registry_host(server);
-    registry_client(opts)?.check_login(&host, username, password)?;
     CredentialStore::new(&ClientOptions::from_env().docker_config_dir)
         .store(&host, username, password)?;
     Ok(())

@@ -1,0 +1,63 @@
+//! Query parameters, read as docker reads them.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Query {
+        Query {
+            pairs: query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Docker's boolean parameters: anything but empty, `0`, `no`,
+    /// `false` or `none` is true.
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
+        })
+    }
+
+    /// A parameter that holds JSON (`filters`, `buildargs`, `labels`).
+    pub fn json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        match self.get(key).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(v).map(Some).map_err(|e| {
+                ApiError::bad_request(format!("invalid value for query parameter {key}: {e}"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_as_docker_reads_them() {
+        let q = Query::parse(Some("all=1&force=false&t=abc&v=True&f=a&f=b&n=%2042"));
+        assert!(q.bool("all"));
+        assert!(!q.bool("force"));
+        assert!(q.bool("v"));
+        assert!(!q.bool("missing"));
+        let e = Query::parse(Some("filters=%7Bx")).json::<serde_json::Value>("filters");
+        assert!(e.unwrap_err().to_string().contains("filters"));
+    }
+}
