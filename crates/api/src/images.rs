@@ -1,7 +1,5 @@
 //! `/images/...`: list, inspect, history, tag, delete.
 
-use std::collections::BTreeMap;
-
 use berth_engine::{ImageFilter, RmiEvent};
 use hyper::StatusCode;
 use serde_json::{json, Value};
@@ -12,60 +10,30 @@ use crate::Ctx;
 
 /// `GET /images/json`: one entry per image, with all its tags.
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
-    let mut filter = ImageFilter::parse(&http::filters(&ctx.query)?)?;
+    let mut filter = ImageFilter::new(&ctx.query.filters()?)?;
     filter.all = ctx.query.bool("all");
     let images = ctx
         .engines
-        .run(move |engine| {
-            let rows = engine.list_images(&filter)?;
-            // The engine lists by tag; the API wants one entry per image.
-            let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
-            let mut order = Vec::new();
-            for row in rows {
-                let id = row.id.to_string();
-                let entry = by_id.entry(id.clone()).or_insert_with(|| {
-                    order.push(id.clone());
-                    json!({
-                        "Id": id,
-                        "ParentId": "",
-                        "RepoTags": [],
-                        "RepoDigests": [],
-                        "Created": row.created.map(|c| c.timestamp()).unwrap_or(0),
-                        "Size": row.size,
-                        "VirtualSize": row.size,
-                        "SharedSize": -1,
-                        "Labels": {},
-                        "Containers": -1,
-                    })
-                });
-                if let (Some(repo), Some(tag)) = (&row.repository, &row.tag) {
-                    push_unique(&mut entry["RepoTags"], format!("{repo}:{tag}"));
-                }
-                if let (Some(repo), Some(digest)) = (&row.repository, &row.digest) {
-                    push_unique(&mut entry["RepoDigests"], format!("{repo}@{digest}"));
-                }
-            }
-            for id in &order {
-                let labels = engine.inspect_image(id)?["Config"]["Labels"].clone();
-                if labels.is_object() {
-                    by_id.get_mut(id).expect("listed image")["Labels"] = labels;
-                }
-            }
-            Ok(order
-                .into_iter()
-                .filter_map(|id| by_id.remove(&id))
-                .collect::<Vec<_>>())
-        })
+        .run(move |engine| Ok(engine.list_images(&filter)?))
         .await?;
-    Ok(http::ok_json(&images))
-}
-
-fn push_unique(list: &mut Value, item: String) {
-    if let Some(v) = list.as_array_mut() {
-        if !v.iter().any(|x| x.as_str() == Some(&item)) {
-            v.push(Value::String(item));
-        }
-    }
+    let v: Vec<Value> = images
+        .iter()
+        .map(|i| {
+            json!({
+                "Id": i.id.to_string(),
+                "ParentId": "",
+                "RepoTags": i.repo_tags,
+                "RepoDigests": i.repo_digests,
+                "Created": i.created.map(|c| c.timestamp()).unwrap_or(0),
+                "Size": i.size,
+                "VirtualSize": i.size,
+                "SharedSize": -1,
+                "Labels": i.labels,
+                "Containers": i.containers,
+            })
+        })
+        .collect();
+    Ok(http::ok_json(&v))
 }
 
 /// `GET /images/{name}/json`.

@@ -1,5 +1,6 @@
-//! `/_ping`, `/version`, `/auth`; `/info`, `/system/df` and `/events`.
+//! `/_ping`, `/version`, `/info`, `/auth`; `/system/df` and `/events`.
 
+use berth_engine::Engine;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, PRAGMA};
 use hyper::StatusCode;
@@ -8,7 +9,6 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::http::{self, Response};
-use crate::version::{MAX_API_VERSION, MIN_API_VERSION};
 use crate::Ctx;
 
 /// What JSON bodies of small requests may weigh (docker reads them
@@ -36,54 +36,15 @@ pub fn ping(head: bool) -> Response {
     r
 }
 
-/// docker's name for this machine's architecture (Go's GOARCH).
-pub fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    }
-}
-
-fn kernel_version() -> String {
-    rustix::system::uname()
-        .release()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// `GET /version`.
+/// `GET /version`: the engine's, which needs no state.
 pub fn version() -> Response {
-    let version = env!("CARGO_PKG_VERSION");
-    let kernel = kernel_version();
-    let arch = go_arch();
-    http::ok_json(&json!({
-        "Platform": { "Name": "berth" },
-        "Components": [{
-            "Name": "Engine",
-            "Version": version,
-            "Details": {
-                "ApiVersion": MAX_API_VERSION.to_string(),
-                "Arch": arch,
-                "Experimental": "false",
-                "GitCommit": "",
-                "KernelVersion": kernel,
-                "MinAPIVersion": MIN_API_VERSION.to_string(),
-                "Os": "linux",
-            },
-        }],
-        "Version": version,
-        "ApiVersion": MAX_API_VERSION.to_string(),
-        "MinAPIVersion": MIN_API_VERSION.to_string(),
-        "GitCommit": "",
-        "GoVersion": "",
-        "Os": "linux",
-        "Arch": arch,
-        "KernelVersion": kernel,
-        "Experimental": false,
-    }))
+    http::ok_json(&Engine::version())
+}
+
+/// `GET /info`.
+pub async fn info(ctx: &Ctx) -> Result<Response, ApiError> {
+    let info = ctx.engines.run(|engine| Ok(engine.info()?)).await?;
+    Ok(http::ok_json(&info))
 }
 
 #[derive(Deserialize, Default)]

@@ -99,6 +99,9 @@ mod tests {
             Err(ApiError::VersionTooOld { .. })
         ));
         assert!(ApiVersion::parse("1.x").is_none());
+        // One list of versions: the engine's, which `berth version` prints.
+        assert_eq!(MAX_API_VERSION.to_string(), berth_engine::API_VERSION);
+        assert_eq!(MIN_API_VERSION.to_string(), berth_engine::MIN_API_VERSION);
         assert!(ApiVersion::parse("1.41").unwrap().at_least(1, 40));
     }
 }

@@ -2,11 +2,9 @@
 //! query parameters, request bodies with limits.
 
 mod body;
-mod filters;
 mod query;
 
 pub use body::{read_json, Body};
-pub use filters::filters;
 pub use query::Query;
 
 use bytes::Bytes;

@@ -1,6 +1,6 @@
 //! Query parameters, read as docker reads them.
 
-use serde::de::DeserializeOwned;
+use berth_engine::Filters;
 
 use crate::error::ApiError;
 
@@ -35,13 +35,11 @@ impl Query {
         })
     }
 
-    /// A parameter that holds JSON (`filters`, `buildargs`, `labels`).
-    pub fn json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ApiError> {
-        match self.get(key).filter(|v| !v.trim().is_empty()) {
-            None => Ok(None),
-            Some(v) => serde_json::from_str(v).map(Some).map_err(|e| {
-                ApiError::bad_request(format!("invalid value for query parameter {key}: {e}"))
-            }),
+    /// `filters`, docker's JSON filter form, parsed by the engine.
+    pub fn filters(&self) -> Result<Filters, ApiError> {
+        match self.get("filters").filter(|v| !v.trim().is_empty()) {
+            None => Ok(Filters::default()),
+            Some(v) => Ok(Filters::from_json(v)?),
         }
     }
 }
@@ -57,7 +55,8 @@ mod tests {
         assert!(!q.bool("force"));
         assert!(q.bool("v"));
         assert!(!q.bool("missing"));
-        let e = Query::parse(Some("filters=%7Bx")).json::<serde_json::Value>("filters");
-        assert!(e.unwrap_err().to_string().contains("filters"));
+        assert!(Query::parse(Some("filters=%7Bx")).filters().is_err());
+        let f = Query::parse(Some("filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D"));
+        assert_eq!(f.filters().unwrap().get("label"), ["a=b"]);
     }
 }
