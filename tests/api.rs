@@ -113,6 +113,45 @@ fn clients_manage_images() {
         inspected.trim(),
         format!("{id} [\"busybox:latest\",\"localhost:5000/team/bb:1\"] [\"sh\"]")
     );
+    // Events: past ones up to now, and new ones as another process makes
+    // them.
+    let until = format!("{}", chrono_now_secs());
+    let past = server.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}}",
+    ]);
+    assert!(past.contains("image tag"), "{past}");
+    let mut follow = Command::new("/usr/bin/docker")
+        .env("DOCKER_HOST", server.docker_host())
+        .args([
+            "events",
+            "--filter",
+            "event=untag",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    root.ok(&["tag", "busybox", "follow:me"]);
+    root.ok(&["rmi", "follow:me"]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(follow.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    // docker names an untag by the image's ID.
+    assert_eq!(line.trim(), format!("untag {id}"));
+
     let history = server.docker_ok(&["history", "--format", "{{.ID}} {{.Size}}", "busybox"]);
     assert!(history.starts_with(&id[7..19]), "{history}");
 
@@ -250,6 +289,14 @@ fn a_killed_server_is_replaced_and_tcp_needs_client_certificates() {
         !refused.status.success(),
         "a client without a certificate is refused"
     );
+}
+
+fn chrono_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate,

@@ -63,4 +63,14 @@ impl Engines {
         .await
         .map_err(|e| ApiError::Internal(format!("engine call failed: {e}")))?
     }
+
+    /// Runs `f` on a blocking thread with a handle of its own, not taken
+    /// from the pool: for calls that last as long as a stream does.
+    pub fn spawn_owned<F>(self: &Arc<Self>, f: F)
+    where
+        F: FnOnce(Result<Engine, EngineError>) + Send + 'static,
+    {
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(pool.take()));
+    }
 }

@@ -14,13 +14,15 @@
 //! - `version.rs`: API versions 1.24–1.45 and the `/vX.Y` prefix.
 //! - `http/`: bodies, query parameters, docker's JSON and errors.
 //! - `engines.rs`: engine handles on blocking threads.
-//! - `system.rs`: ping, version, auth, info, df, events.
+//! - `system.rs`: ping, version, info, auth.
 //! - `images.rs`: image endpoints.
+//! - `events.rs`: `/events`, streamed from the engine's journal.
 
 #![forbid(unsafe_code)]
 
 mod engines;
 mod error;
+mod events;
 mod http;
 mod images;
 mod listen;

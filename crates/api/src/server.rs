@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::http::{self, Query, Response};
 use crate::router::Route;
 use crate::version::split_version;
-use crate::{images, system, Ctx};
+use crate::{events, images, system, Ctx};
 
 pub(crate) enum Listener {
     Unix(UnixListener),
@@ -151,7 +151,8 @@ async fn dispatch(engines: Arc<Engines>, req: Request<Incoming>) -> Result<Respo
         Route::ImageTag(name) => images::tag(&ctx, name).await,
         Route::ImageDelete(name) => images::delete(&ctx, name).await,
         Route::Info => system::info(&ctx).await,
-        Route::SystemDf | Route::Events => Err(ApiError::NotImplemented(
+        Route::Events => events::events(&ctx),
+        Route::SystemDf => Err(ApiError::NotImplemented(
             "berth serve does not answer this yet".into(),
         )),
     }

@@ -1,15 +1,48 @@
-//! Response bodies, and request bodies read under a size limit.
+//! Response bodies (whole or streamed from a channel) and request bodies
+//! read under a size limit.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http_body::Frame;
 use http_body_util::{combinators::BoxBody, BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 
 pub type Body = BoxBody<Bytes, io::Error>;
+
+/// The sending side of a streamed response body. A send fails once the
+/// client has gone (hyper drops the body), which is how producers learn
+/// to stop.
+pub type BodySender = mpsc::Sender<Bytes>;
+
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// A body streamed from what is sent on the returned sender; it ends when
+/// every sender is dropped.
+pub fn channel(capacity: usize) -> (BodySender, Body) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (tx, ChannelBody { rx }.boxed())
+}
 
 /// The whole request body, refused past `limit` bytes.
 pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {

@@ -4,7 +4,7 @@
 mod body;
 mod query;
 
-pub use body::{read_json, Body};
+pub use body::{channel, read_json, Body, BodySender};
 pub use query::Query;
 
 use bytes::Bytes;
@@ -47,6 +47,16 @@ pub fn status(status: StatusCode) -> Response {
     let mut r = hyper::Response::new(empty());
     *r.status_mut() = status;
     r
+}
+
+/// A `200` whose body is streamed from the returned sender, as docker
+/// streams events, logs and progress.
+pub fn streamed(content_type: &'static str) -> (BodySender, Response) {
+    let (tx, body) = channel(64);
+    let mut r = hyper::Response::new(body);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    (tx, r)
 }
 
 /// Plain text, as docker answers `/_ping`.
