@@ -7,7 +7,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-use common::{docker_sdk, docker_sdk_python, import_busybox, need_root, stderr_text, Root, Server};
+use common::{
+    docker_sdk, docker_sdk_python, import_busybox, need_root, stderr_text, stdout_text, Root,
+    Server,
+};
 
 #[test]
 fn system_endpoints_answer_as_docker_does() {
@@ -342,4 +345,74 @@ impl TlsFiles {
     fn file(&self, name: &str) -> String {
         self.dir.join(name).to_string_lossy().into_owned()
     }
+}
+
+#[test]
+fn the_docker_cli_drives_a_containers_lifecycle() {
+    let root = Root::new();
+    if !common::container_ready(&root) {
+        return;
+    }
+    let server = Server::start(&root);
+    let id = root
+        .ok(&[
+            "create",
+            "--name",
+            "life",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; touch /made; trap 'exit 3' TERM; while true; do sleep 0.1; done",
+        ])
+        .trim()
+        .to_string();
+    server.docker_ok(&["start", "life"]);
+    let state = server.docker_ok(&["inspect", "--format", "{{.Id}} {{.State.Status}}", "life"]);
+    assert_eq!(state.trim(), format!("{id} running"));
+    // Output and errors, each on its own stream.
+    let mut logs = String::new();
+    for _ in 0..100 {
+        let out = server.docker(&["logs", "life"]);
+        logs = format!("{}|{}", stdout_text(&out).trim(), stderr_text(&out).trim());
+        if logs == "out|err" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(logs, "out|err");
+    let top = server.docker_ok(&["top", "life"]);
+    assert!(top.contains("sh -c echo out"), "{top}");
+    server.docker_ok(&["pause", "life"]);
+    let paused = server.docker_ok(&["inspect", "--format", "{{.State.Status}}", "life"]);
+    assert_eq!(paused.trim(), "paused");
+    server.docker_ok(&["unpause", "life"]);
+    let diff = server.docker_ok(&["diff", "life"]);
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    server.docker_ok(&["stop", "-t", "5", "life"]);
+    let waited = server.docker_ok(&["wait", "life"]);
+    assert_eq!(waited.trim(), "3", "the exit code of the trap");
+    let exported = Command::new("sh")
+        .arg("-c")
+        .arg("/usr/bin/docker export life | tar t | grep -c '^made$'")
+        .env("DOCKER_HOST", server.docker_host())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&exported.stdout).trim(), "1");
+    server.docker_ok(&["rename", "life", "renamed"]);
+    let missing = server.docker(&["start", "life"]);
+    assert!(
+        stderr_text(&missing).contains("No such container: life"),
+        "{}",
+        stderr_text(&missing)
+    );
+    server.docker_ok(&["rm", "renamed"]);
+    assert_eq!(root.ok(&["ps", "-aq"]).trim(), "");
+    assert!(common::mounts_under(&root).is_empty());
+    // The monitor the server started was reaped, not left a zombie.
+    let zombies = Command::new("sh")
+        .arg("-c")
+        .arg(format!("grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | while read f; do grep -q \"^PPid:\\s*{}$\" $f && echo $f; done", server.pid()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&zombies.stdout).trim(), "");
 }

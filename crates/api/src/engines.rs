@@ -32,6 +32,23 @@ impl Engines {
         }))
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Waits for a container monitor this server started, so it does
+    /// not stay a zombie of the server once it exits (the CLI's monitors
+    /// go to init when the CLI exits; the server lives on). Only that pid
+    /// is waited for: the engine's own children are its to wait for.
+    pub fn reap(&self, monitor_pid: u32) {
+        let Some(pid) = rustix::process::Pid::from_raw(monitor_pid as i32) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        });
+    }
+
     fn take(&self) -> Result<Engine, EngineError> {
         let pooled = self.idle.lock().expect("engine pool lock").pop();
         match pooled {

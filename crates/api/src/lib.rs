@@ -16,10 +16,13 @@
 //! - `engines.rs`: engine handles on blocking threads.
 //! - `system.rs`: ping, version, info, auth.
 //! - `images.rs`: image endpoints.
+//! - `containers.rs`: container endpoints.
+//! - `stream/`: docker's multiplexed frames.
 //! - `events.rs`: `/events`, streamed from the engine's journal.
 
 #![forbid(unsafe_code)]
 
+mod containers;
 mod engines;
 mod error;
 mod events;
@@ -28,6 +31,7 @@ mod images;
 mod listen;
 mod router;
 mod server;
+mod stream;
 mod system;
 mod version;
 

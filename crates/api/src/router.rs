@@ -18,6 +18,20 @@ pub enum Route {
     ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
+    ContainerInspect(String),
+    ContainerStart(String),
+    ContainerStop(String),
+    ContainerRestart(String),
+    ContainerKill(String),
+    ContainerPause(String),
+    ContainerUnpause(String),
+    ContainerWait(String),
+    ContainerDelete(String),
+    ContainerRename(String),
+    ContainerLogs(String),
+    ContainerTop(String),
+    ContainerChanges(String),
+    ContainerExport(String),
 }
 
 fn decode(s: &str) -> String {
@@ -42,9 +56,33 @@ impl Route {
             ["system", "df"] if get => Route::SystemDf,
             ["events"] if get => Route::Events,
             ["auth"] if post => Route::Auth,
+            ["containers", id] if method == Method::DELETE => {
+                Route::ContainerDelete(id.to_string())
+            }
+            ["containers", id, action] => return container_route(method, id, action),
             _ => return None,
         })
     }
+}
+
+fn container_route(method: &Method, id: &str, action: &str) -> Option<Route> {
+    let id = id.to_string();
+    Some(match (method.as_str(), action) {
+        ("GET", "json") => Route::ContainerInspect(id),
+        ("POST", "start") => Route::ContainerStart(id),
+        ("POST", "stop") => Route::ContainerStop(id),
+        ("POST", "restart") => Route::ContainerRestart(id),
+        ("POST", "kill") => Route::ContainerKill(id),
+        ("POST", "pause") => Route::ContainerPause(id),
+        ("POST", "unpause") => Route::ContainerUnpause(id),
+        ("POST", "wait") => Route::ContainerWait(id),
+        ("POST", "rename") => Route::ContainerRename(id),
+        ("GET", "logs") => Route::ContainerLogs(id),
+        ("GET", "top") => Route::ContainerTop(id),
+        ("GET", "changes") => Route::ContainerChanges(id),
+        ("GET", "export") => Route::ContainerExport(id),
+        _ => return None,
+    })
 }
 
 /// `/images/...`: the name may contain `/` (`localhost:5000/app`), so the
@@ -89,6 +127,15 @@ mod tests {
         );
         assert_eq!(Route::parse(&Method::GET, "/nope"), None);
         assert_eq!(Route::parse(&Method::GET, "/"), None);
+        assert_eq!(
+            Route::parse(&Method::POST, "/containers/web/start"),
+            Some(Route::ContainerStart("web".into()))
+        );
+        assert_eq!(
+            Route::parse(&Method::DELETE, "/containers/abc"),
+            Some(Route::ContainerDelete("abc".into()))
+        );
+        assert_eq!(Route::parse(&Method::GET, "/containers/abc/start"), None);
     }
 
     #[test]

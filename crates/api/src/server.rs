@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::http::{self, Query, Response};
 use crate::router::Route;
 use crate::version::split_version;
-use crate::{events, images, system, Ctx};
+use crate::{containers, events, images, system, Ctx};
 
 pub(crate) enum Listener {
     Unix(UnixListener),
@@ -152,6 +152,20 @@ async fn dispatch(engines: Arc<Engines>, req: Request<Incoming>) -> Result<Respo
         Route::ImageDelete(name) => images::delete(&ctx, name).await,
         Route::Info => system::info(&ctx).await,
         Route::Events => events::events(&ctx),
+        Route::ContainerInspect(id) => containers::inspect(&ctx, id).await,
+        Route::ContainerStart(id) => containers::start(&ctx, id).await,
+        Route::ContainerStop(id) => containers::stop(&ctx, id).await,
+        Route::ContainerRestart(id) => containers::restart(&ctx, id).await,
+        Route::ContainerKill(id) => containers::kill(&ctx, id).await,
+        Route::ContainerPause(id) => containers::pause(&ctx, id, true).await,
+        Route::ContainerUnpause(id) => containers::pause(&ctx, id, false).await,
+        Route::ContainerWait(id) => containers::wait(&ctx, id).await,
+        Route::ContainerDelete(id) => containers::delete(&ctx, id).await,
+        Route::ContainerRename(id) => containers::rename(&ctx, id).await,
+        Route::ContainerLogs(id) => containers::logs(&ctx, id).await,
+        Route::ContainerTop(id) => containers::top(&ctx, id).await,
+        Route::ContainerChanges(id) => containers::changes(&ctx, id).await,
+        Route::ContainerExport(id) => containers::export(&ctx, id).await,
         Route::SystemDf => Err(ApiError::NotImplemented(
             "berth serve does not answer this yet".into(),
         )),

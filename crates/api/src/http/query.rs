@@ -35,6 +35,18 @@ impl Query {
         })
     }
 
+    /// An integer parameter; a value that is no integer is a 400 naming it.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for query parameter {key}: {v:?} is not an integer"
+                ))
+            }),
+        }
+    }
+
     /// `filters`, docker's JSON filter form, parsed by the engine.
     pub fn filters(&self) -> Result<Filters, ApiError> {
         match self.get("filters").filter(|v| !v.trim().is_empty()) {

@@ -1,0 +1,5 @@
+//! Streams: docker's 8-byte multiplexed frames.
+
+mod stdcopy;
+
+pub use stdcopy::{frame, StdStream};
