@@ -128,6 +128,9 @@ enum Command {
     Builder(BuilderCommand),
     /// Serve the Docker Engine API (for the docker CLI, docker-compose, SDKs)
     Serve(cmd::serve::Args),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(cmd::volume::Command),
 }
 
 #[derive(Subcommand)]
@@ -305,6 +308,7 @@ fn main() -> ExitCode {
         Command::System(SystemCommand::Prune(a)) => cmd::system_prune::run(&root, a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
         Command::Serve(a) => cmd::serve::run(&root, a),
+        Command::Volume(c) => cmd::volume::run(&root, c),
     };
     exit_code(result, convention)
 }

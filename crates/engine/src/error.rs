@@ -170,8 +170,10 @@ impl EngineError {
 
 fn store_kind(e: &StoreError) -> ErrorKind {
     match e {
-        StoreError::NameInUse(_) => ErrorKind::Conflict,
-        StoreError::ImageNotFound(_) | StoreError::BlobNotFound(_) => ErrorKind::NotFound,
+        StoreError::NameInUse(_) | StoreError::VolumeInUse { .. } => ErrorKind::Conflict,
+        StoreError::ImageNotFound(_)
+        | StoreError::BlobNotFound(_)
+        | StoreError::NoSuchVolume(_) => ErrorKind::NotFound,
         StoreError::InvalidDigest(_)
         | StoreError::DigestMismatch { .. }
         | StoreError::UnsafeEntry { .. }

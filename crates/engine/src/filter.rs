@@ -92,6 +92,42 @@ impl Filters {
         self.values.is_empty()
     }
 
+    /// A boolean filter (`dangling=true`); the last value given wins.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, EngineError> {
+        match self.get(key).last() {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(EngineError::Invalid(format!("invalid filter '{key}={v}'"))),
+            },
+        }
+    }
+
+    /// Whether `name` matches any of the patterns given for `key`, as
+    /// unanchored regular expressions (docker's `filters.Match`); true when
+    /// none was given.
+    pub fn matches(&self, key: &str, name: &str) -> Result<bool, EngineError> {
+        let patterns = self.get(key);
+        if patterns.is_empty() {
+            return Ok(true);
+        }
+        for p in patterns {
+            let re = regex::Regex::new(p)
+                .map_err(|e| EngineError::Invalid(format!("invalid filter '{key}={p}': {e}")))?;
+            if re.is_match(name) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether `value` is one of those given for `key`; true when none was.
+    pub fn exact(&self, key: &str, value: &str) -> bool {
+        let given = self.get(key);
+        given.is_empty() || given.iter().any(|v| v == value)
+    }
+
     /// `label` values as (key, optional value) pairs.
     pub fn labels(&self, key: &str) -> Vec<(String, Option<String>)> {
         self.get(key)
@@ -117,6 +153,19 @@ pub(crate) fn labels_match<'a>(
     })
 }
 
+/// docker's `label!=`: none of the labels asked for (with its value, when
+/// one is given) is there.
+pub(crate) fn labels_absent<'a>(
+    unwanted: &[(String, Option<String>)],
+    get: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
+    unwanted.iter().all(|(k, v)| match (get(k), v) {
+        (Some(_), None) => false,
+        (Some(actual), Some(v)) => actual != v,
+        (None, _) => true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +184,33 @@ mod tests {
         assert_eq!(cli.labels("label"), [("a".into(), Some("b".into()))]);
         assert!(cli.get("name").is_empty());
         assert!(Filters::from_json("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn booleans_patterns_and_negated_labels() {
+        let f = Filters::from_cli(&["dangling=TRUE", "name=^d.", "name=x$", "driver=local"])
+            .unwrap();
+        assert_eq!(f.bool("dangling").unwrap(), Some(true));
+        assert_eq!(f.bool("other").unwrap(), None);
+        assert!(f.matches("name", "db1").unwrap());
+        assert!(f.matches("name", "box").unwrap());
+        assert!(!f.matches("name", "xdb").unwrap());
+        assert!(f.matches("label", "anything").unwrap(), "no pattern: all match");
+        assert!(f.exact("driver", "local") && !f.exact("driver", "nfs"));
+        assert!(f.exact("scope", "x"));
+        let bad = Filters::from_cli(&["dangling=maybe", "name=("]).unwrap();
+        assert_eq!(
+            bad.bool("dangling").unwrap_err().to_string(),
+            "invalid filter 'dangling=maybe'"
+        );
+        assert!(bad.matches("name", "x").is_err());
+        let not = Filters::from_cli(&["label!=keep", "label!=env=prod"]).unwrap();
+        let labels = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(pk, _)| *pk == k).map(|(_, v)| *v)
+        };
+        assert!(labels_absent(&not.labels("label!"), labels(&[("env", "dev")])));
+        assert!(!labels_absent(&not.labels("label!"), labels(&[("keep", "")])));
+        assert!(!labels_absent(&not.labels("label!"), labels(&[("env", "prod")])));
     }
 
     #[test]

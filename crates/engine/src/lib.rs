@@ -17,6 +17,8 @@
 //! - `build/`: `build`, executing a planned Dockerfile.
 //!
 //! - `system/`: `info` and `version`, over every domain.
+//! - `volume/`: volumes: create with the local driver's options, list,
+//!   inspect, remove, prune, and mounting those with options while used.
 //!
 //! Below them all: `events/` (the journal every state change is emitted
 //! to, and reading it back), `filter` (docker's `--filter` arguments in
@@ -34,6 +36,7 @@ mod image;
 mod monitor;
 mod progress;
 mod system;
+mod volume;
 
 use std::path::Path;
 
@@ -70,6 +73,10 @@ pub use image::{
 pub use monitor::MonitorOptions;
 pub use progress::{NoProgress, Progress};
 pub use system::{Component, RuntimeInfo, SystemInfo, VersionInfo, API_VERSION, MIN_API_VERSION};
+pub use volume::{
+    random_name, validate_name, Volume, VolumeOptions, VolumeSpace, VolumesPruned, ANONYMOUS_LABEL,
+    LOCAL_DRIVER,
+};
 
 pub struct Engine {
     store: Store,

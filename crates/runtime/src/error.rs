@@ -61,6 +61,13 @@ pub enum RuntimeError {
     /// and what it logged.
     #[error("mount overlay on {target}: {detail}")]
     Overlay { target: PathBuf, detail: String },
+    /// A volume's file system could not be mounted or unmounted.
+    #[error("failed to mount local volume: {action} on {target}: {error}")]
+    VolumeMount {
+        action: String,
+        target: PathBuf,
+        error: std::io::Error,
+    },
     /// A file operation failed; `action` says which ("read", "write", ...).
     #[error("{action} {path}: {source}")]
     Io {

@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod caps;
 pub mod cgroups;
 mod error;
+pub mod fsmount;
 pub mod logfile;
 pub mod overlay;
 pub mod resources;

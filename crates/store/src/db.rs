@@ -126,6 +126,26 @@ CREATE TABLE port_bindings (
 CREATE INDEX port_bindings_container ON port_bindings(container_id);
 "#,
     crate::events::MIGRATION,
+    // Volumes, and which containers use each (`active`: running with it).
+    r#"
+CREATE TABLE volumes (
+    name       TEXT PRIMARY KEY,
+    driver     TEXT NOT NULL,
+    options    TEXT NOT NULL,
+    labels     TEXT NOT NULL,
+    anonymous  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    mounted    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume       TEXT NOT NULL REFERENCES volumes(name),
+    destination  TEXT NOT NULL,
+    active       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (container_id, destination)
+);
+CREATE INDEX container_volumes_volume ON container_volumes(volume);
+"#,
 ];
 
 pub(crate) struct Db {

@@ -19,6 +19,7 @@ mod extract;
 mod network;
 mod status;
 mod temp;
+mod volumes;
 
 use std::fs;
 use std::io::{self, Read};
@@ -38,6 +39,10 @@ use berth_escape::quote;
 use digest::TeeReader;
 pub use temp::process_alive;
 use temp::TempPath;
+pub use volumes::{
+    dir_is_empty, is_mount_point, ContainerVolume, NewVolume, StagedContent, VolumeRecord,
+    VolumeUse, VOLUMES_DIR, VOLUME_DATA,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,6 +82,17 @@ pub enum StoreError {
         "max depth exceeded: the image has {layers} layers, more than the {max} an image may have"
     )]
     TooManyLayers { layers: usize, max: usize },
+    /// Docker's wording ("get NAME: no such volume").
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
+    /// Docker's wording, with the IDs of the containers using it.
+    #[error("remove {name}: volume is in use - [{}]", containers.join(", "))]
+    VolumeInUse {
+        name: String,
+        containers: Vec<String>,
+    },
+    #[error("volume data {0} is still mounted")]
+    VolumeMounted(PathBuf),
     #[error("store schema version {found} is newer than this berth supports ({supported}); upgrade berth")]
     SchemaTooNew { found: usize, supported: usize },
     /// docker's wording.
@@ -281,6 +297,20 @@ impl Store {
         for d in ["blobs/sha256", "layers/l", "tmp", "containers"] {
             fs::create_dir_all(root.join(d))
                 .map_err(|e| StoreError::io(format!("create {}", root.join(d).display()), e))?;
+        }
+        // Volumes hold containers' data: others may pass through to a
+        // volume a container shares with them, not list them (docker's
+        // 0701).
+        let volumes = root.join(VOLUMES_DIR);
+        match fs::create_dir(&volumes) {
+            Ok(()) => {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&volumes, fs::Permissions::from_mode(0o701)).map_err(|e| {
+                    StoreError::io(format!("set the mode of {}", volumes.display()), e)
+                })?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io(format!("create {}", volumes.display()), e)),
         }
         for d in ["tmp", "containers"] {
             temp::spread_children(&root.join(d));

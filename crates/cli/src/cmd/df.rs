@@ -24,6 +24,7 @@ fn percent(part: u64, whole: u64) -> String {
 pub fn run(root: &Path, a: Args) -> Result<u8> {
     let engine = super::open(root)?;
     let images = engine.image_space()?;
+    let volumes = engine.volume_space()?;
     let row = |t: &str, total: usize, active: usize, size: u64, reclaimable: String| json!({ "Type": t, "TotalCount": total.to_string(), "Active": active.to_string(), "Size": human_size(size), "Reclaimable": reclaimable });
     let rows = vec![
         row(
@@ -34,7 +35,13 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             percent(images.reclaimable, images.size),
         ),
         row("Containers", 0, 0, 0, human_size(0)),
-        row("Local Volumes", 0, 0, 0, human_size(0)),
+        row(
+            "Local Volumes",
+            volumes.volumes.len(),
+            volumes.active(),
+            volumes.size(),
+            percent(volumes.reclaimable(), volumes.size()),
+        ),
         row("Build Cache", 0, 0, 0, human_size(0)),
     ];
     print_rows(

@@ -9,8 +9,8 @@ pub struct Args {
     /// Format output using a Go template or "json"
     #[arg(short, long)]
     format: Option<String>,
-    /// Return JSON for the specified type only (container or image)
-    #[arg(long = "type", value_parser = ["container", "image"])]
+    /// Return JSON for the specified type only (container, image or volume)
+    #[arg(long = "type", value_parser = ["container", "image", "volume"])]
     kind: Option<String>,
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
@@ -25,11 +25,15 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     for name in &a.images {
         let found = match a.kind.as_deref() {
             Some("image") => engine.inspect_image(name),
+            Some("volume") => engine.inspect_volume(name),
             Some(_) => engine.inspect_container(name),
-            // docker looks for a container first, then an image.
-            None => engine
-                .inspect_container(name)
-                .or_else(|_| engine.inspect_image(name)),
+            // docker looks for a container first, then an image, then a
+            // volume; the error is the image's.
+            None => engine.inspect_container(name).or_else(|_| {
+                engine
+                    .inspect_image(name)
+                    .or_else(|e| engine.inspect_volume(name).map_err(|_| e))
+            }),
         };
         match found {
             Ok(v) => values.push(v),

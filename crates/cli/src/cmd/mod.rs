@@ -44,6 +44,7 @@ pub mod system_prune;
 pub mod tag;
 pub mod top;
 pub mod version;
+pub mod volume;
 pub mod wait;
 
 use std::io::{BufRead, Write};

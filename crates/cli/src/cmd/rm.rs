@@ -15,9 +15,6 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    // Accepted for scripts written for docker: berth makes no anonymous
-    // volumes yet, so a container has none to remove.
-    let _ = a.volumes;
     let mut engine = super::open(root)?;
     if a.force {
         // Kill them all first: a container's namespaces take the kernel a
@@ -28,7 +25,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     }
     let mut code = 0;
     for c in &a.containers {
-        match engine.remove_container(c, a.force) {
+        match engine.remove_container(c, a.force, a.volumes) {
             Ok(_) => println!("{c}"),
             Err(e) => {
                 eprintln!("Error: {e}");

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::{ImageFilter, RmiEvent};
+use berth_engine::{Filters, ImageFilter, RmiEvent};
 
 use crate::format::human_size;
 
@@ -13,6 +13,9 @@ pub struct Args {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    volumes: bool,
 }
 
 /// `system prune`: `container prune`, `image prune` and `builder prune` in
@@ -27,8 +30,13 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         } else {
             ("all dangling images", "unused build cache")
         };
+        let volumes = if a.volumes {
+            "  - all anonymous volumes not used by at least one container\n"
+        } else {
+            ""
+        };
         let warning = format!(
-            "WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - {cache}\n\n"
+            "WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n  - {cache}\n\n"
         );
         if !super::confirm(&warning)? {
             return Ok(0);
@@ -43,6 +51,14 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
         }
         println!();
     }
+    // After the containers, so their anonymous volumes are unused by now.
+    let volumes = if a.volumes {
+        let pruned = engine.prune_volumes(false, &Filters::default())?;
+        super::volume::prune::print_pruned(&pruned);
+        pruned.reclaimed
+    } else {
+        0
+    };
     let images = engine.prune_images(a.all, &ImageFilter::default())?;
     if !images.events.is_empty() {
         println!("Deleted Images:");
@@ -64,7 +80,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
     }
     println!(
         "Total reclaimed space: {}",
-        human_size(images.reclaimed + cache.reclaimed)
+        human_size(volumes + images.reclaimed + cache.reclaimed)
     );
     Ok(0)
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::events::ContainerAction;
+use crate::volume::{HostMounter, VolumeMounter};
 use crate::{Engine, EngineError};
 
 impl Engine {
@@ -155,8 +156,15 @@ impl Engine {
         Ok(id)
     }
 
-    /// `rm [-f]`: a running container needs `force` (it is killed first).
-    pub fn remove_container(&mut self, s: &str, force: bool) -> Result<String, EngineError> {
+    /// `rm [-f] [-v]`: a running container needs `force` (it is killed
+    /// first); `volumes` removes its anonymous volumes too (never named
+    /// ones), unless another container uses them.
+    pub fn remove_container(
+        &mut self,
+        s: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<String, EngineError> {
         let info = self.container(s)?;
         let id = info.record.id.clone();
         if info.record.status.is_active() {
@@ -174,7 +182,7 @@ impl Engine {
             }
             self.wait_container(&id, None)?;
         }
-        self.destroy_container(&id, Some(&info.options.runtime))?;
+        self.destroy_container(&id, Some(&info.options.runtime), volumes)?;
         Ok(id)
     }
 
@@ -187,13 +195,15 @@ impl Engine {
         );
     }
 
-    /// Removes everything a container has: runtime state, mount, files, row.
     /// Removes a container that does not run: its runtime state (when
-    /// `runtime` may still have some), rootfs mount, directory and record.
+    /// `runtime` may still have some), rootfs mount, directory and record,
+    /// its share of its volumes' mounts, and with `anonymous_volumes` the
+    /// anonymous volumes no other container uses.
     pub(crate) fn destroy_container(
         &mut self,
         id: &str,
         runtime: Option<&str>,
+        anonymous_volumes: bool,
     ) -> Result<(), EngineError> {
         if let Some(runtime) = runtime {
             let _ = self.backend(runtime)?.delete(id, true);
@@ -206,7 +216,11 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(EngineError::io(format!("remove {}", dir.display()), e)),
         }
-        self.store.delete_container(id)?;
+        self.release_volumes(id, &HostMounter)?;
+        self.store
+            .delete_container_with_volumes(id, anonymous_volumes, |data| {
+                HostMounter.unmount(data)
+            })?;
         if let Some(r) = record {
             let options = serde_json::from_str(&r.config).unwrap_or_default();
             self.emit(container_event(&r, &options, ContainerAction::Destroy));

@@ -37,7 +37,7 @@ impl Engine {
         let mut removed = Vec::new();
         for c in self.list_containers()? {
             if !c.record.status.is_active() {
-                self.destroy_container(&c.record.id, Some(&c.options.runtime))?;
+                self.destroy_container(&c.record.id, Some(&c.options.runtime), false)?;
                 removed.push(c.record.id);
             }
         }

@@ -122,6 +122,8 @@ impl Engine {
                         crate::events::ContainerAction::Die { exit_code, ran },
                     ));
                 }
+                // The monitor would have released its volumes' mounts.
+                self.release_volumes(&r.id, &crate::volume::HostMounter)?;
                 Ok(r)
             }
         }

@@ -28,6 +28,7 @@ use crate::container::{
     attach, now_rfc3339, ContainerInfo, ContainerStatus, LOG_FILE, RESTARTING, STOPPED_BY_USER,
 };
 use crate::events::ContainerAction;
+use crate::volume::HostMounter;
 use crate::{Engine, EngineError};
 use hub::Hub;
 use io::ContainerIo;
@@ -58,6 +59,11 @@ impl Engine {
         let hub = Hub::new(backend.clone(), &info.record.id, opts.stdin_once);
         hub.add_client(starter);
         let result = self.monitor_runs(&info, &dir, &backend, &hub, opts);
+        // Its volumes are no longer in use by it, whether it ran or not
+        // (an auto-removed container released them as it went).
+        if let Err(e) = self.release_volumes(&info.record.id, &HostMounter) {
+            tracing::warn!(error = %e, "could not release the container's volumes");
+        }
         let _ = std::fs::remove_file(dir.join(crate::container::attach::SOCKET));
         match result {
             Ok(code) => {
@@ -95,7 +101,8 @@ impl Engine {
         let mut first = true;
         let code = loop {
             let started = self
-                .prepare_bundle(info, dir, opts.tty_size)
+                .acquire_volumes(&info.record.id, &HostMounter)
+                .and_then(|()| self.prepare_bundle(info, dir, opts.tty_size))
                 .and_then(|()| ContainerIo::new(info, opts.tty_size))
                 .and_then(|io| {
                     let running = backend.run(&info.record.id, dir, io.stdio)?;
@@ -106,7 +113,7 @@ impl Engine {
                 Err(e) => {
                     let _ = OverlayMount::unmount(&dir.join("rootfs"));
                     if info.options.auto_remove {
-                        let _ = self.destroy_container(&info.record.id, None);
+                        let _ = self.destroy_container(&info.record.id, None, true);
                     } else if !first {
                         record.status = ContainerStatus::Exited;
                         record.monitor_pid = None;
@@ -151,7 +158,7 @@ impl Engine {
                     );
                     let _ = OverlayMount::unmount(&dir.join("rootfs"));
                     if info.options.auto_remove {
-                        let _ = self.destroy_container(&info.record.id, None);
+                        let _ = self.destroy_container(&info.record.id, None, true);
                     } else {
                         record.status = ContainerStatus::Exited;
                         record.exit_code = Some(e.start_failure().exit_code());
@@ -194,7 +201,7 @@ impl Engine {
         };
         if info.options.auto_remove && !dir.join(RESTARTING).exists() {
             // Unmounts as well; the runtime removed its part already.
-            self.destroy_container(&record.id, None)?;
+            self.destroy_container(&record.id, None, true)?;
         } else {
             if info.options.auto_remove {
                 OverlayMount::unmount(&dir.join("rootfs"))?;
