@@ -188,14 +188,17 @@ mod tests {
 
     #[test]
     fn booleans_patterns_and_negated_labels() {
-        let f = Filters::from_cli(&["dangling=TRUE", "name=^d.", "name=x$", "driver=local"])
-            .unwrap();
+        let f =
+            Filters::from_cli(&["dangling=TRUE", "name=^d.", "name=x$", "driver=local"]).unwrap();
         assert_eq!(f.bool("dangling").unwrap(), Some(true));
         assert_eq!(f.bool("other").unwrap(), None);
         assert!(f.matches("name", "db1").unwrap());
         assert!(f.matches("name", "box").unwrap());
         assert!(!f.matches("name", "xdb").unwrap());
-        assert!(f.matches("label", "anything").unwrap(), "no pattern: all match");
+        assert!(
+            f.matches("label", "anything").unwrap(),
+            "no pattern: all match"
+        );
         assert!(f.exact("driver", "local") && !f.exact("driver", "nfs"));
         assert!(f.exact("scope", "x"));
         let bad = Filters::from_cli(&["dangling=maybe", "name=("]).unwrap();
@@ -208,9 +211,18 @@ mod tests {
         let labels = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(pk, _)| *pk == k).map(|(_, v)| *v)
         };
-        assert!(labels_absent(&not.labels("label!"), labels(&[("env", "dev")])));
-        assert!(!labels_absent(&not.labels("label!"), labels(&[("keep", "")])));
-        assert!(!labels_absent(&not.labels("label!"), labels(&[("env", "prod")])));
+        assert!(labels_absent(
+            &not.labels("label!"),
+            labels(&[("env", "dev")])
+        ));
+        assert!(!labels_absent(
+            &not.labels("label!"),
+            labels(&[("keep", "")])
+        ));
+        assert!(!labels_absent(
+            &not.labels("label!"),
+            labels(&[("env", "prod")])
+        ));
     }
 
     #[test]

@@ -217,13 +217,17 @@ impl Engine {
             Err(e) => return Err(EngineError::io(format!("remove {}", dir.display()), e)),
         }
         self.release_volumes(id, &HostMounter)?;
-        self.store
+        let removed = self
+            .store
             .delete_container_with_volumes(id, anonymous_volumes, |data| {
                 HostMounter.unmount(data)
             })?;
         if let Some(r) = record {
             let options = serde_json::from_str(&r.config).unwrap_or_default();
             self.emit(container_event(&r, &options, ContainerAction::Destroy));
+        }
+        for v in removed {
+            self.emit_volume(&v, crate::events::VolumeAction::Destroy);
         }
         Ok(())
     }

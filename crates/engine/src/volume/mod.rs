@@ -24,6 +24,7 @@ use berth_store::{NewVolume, VolumeRecord};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::events::{Event, VolumeAction, VolumeEvent};
 use crate::filter::{labels_absent, labels_match, Filters};
 use crate::{Engine, EngineError};
 
@@ -115,6 +116,15 @@ fn check_driver(name: &str, driver: Option<&str>) -> Result<(), EngineError> {
 }
 
 impl Engine {
+    /// Journals a volume event (the local driver's).
+    pub(crate) fn emit_volume(&self, name: &str, action: VolumeAction) {
+        self.emit(Event::Volume(VolumeEvent {
+            name: name.to_string(),
+            driver: LOCAL_DRIVER.into(),
+            action,
+        }));
+    }
+
     fn to_volume(&self, r: VolumeRecord) -> Volume {
         Volume {
             mountpoint: self.store.volume_data_dir(&r.name),
@@ -149,7 +159,7 @@ impl Engine {
             anonymous: false,
         })?;
         if created {
-            tracing::debug!(volume = %record.name, "created volume");
+            self.emit_volume(&record.name, VolumeAction::Create);
         }
         Ok(self.to_volume(record))
     }
@@ -194,8 +204,12 @@ impl Engine {
             .store
             .remove_volume(name, |data| HostMounter.unmount(data))
         {
+            Ok(()) => {
+                self.emit_volume(name, VolumeAction::Destroy);
+                Ok(())
+            }
             Err(EngineError::Store(berth_store::StoreError::NoSuchVolume(_))) if force => Ok(()),
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
@@ -231,6 +245,9 @@ impl Engine {
         let volumes = self
             .store
             .remove_unused_volumes(&candidates, |data| HostMounter.unmount(data))?;
+        for v in &volumes {
+            self.emit_volume(v, VolumeAction::Destroy);
+        }
         let reclaimed = volumes.iter().filter_map(|v| sizes.get(v)).sum();
         Ok(VolumesPruned { volumes, reclaimed })
     }
