@@ -124,8 +124,10 @@ pub async fn wait(ctx: &Ctx, id: String) -> Result<Response, ApiError> {
 
 pub async fn delete(ctx: &Ctx, id: String) -> Result<Response, ApiError> {
     let force = ctx.query.bool("force");
+    // `v`: its anonymous volumes go too (docker's `rm -v`).
+    let volumes = ctx.query.bool("v");
     ctx.engines
-        .run(move |engine| Ok(engine.remove_container(&id, force)?))
+        .run(move |engine| Ok(engine.remove_container(&id, force, volumes)?))
         .await?;
     Ok(no_content())
 }

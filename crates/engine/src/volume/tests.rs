@@ -88,7 +88,7 @@ fn container_with(e: &mut Engine, id: &str, uses: &[VolumeUse]) {
         name: id.into(),
         image_id: image,
         config: "{}".into(),
-        status: "created".into(),
+        status: berth_store::ContainerStatus::Created,
         created_at: "2024-01-01T00:00:00Z".into(),
         started_at: None,
         finished_at: None,

@@ -34,7 +34,7 @@ fn container(id: &str, image: &Digest) -> ContainerRecord {
         name: format!("name-{id}"),
         image_id: image.clone(),
         config: "{}".into(),
-        status: "created".into(),
+        status: crate::ContainerStatus::Created,
         created_at: "2024-01-01T00:00:00Z".into(),
         started_at: None,
         finished_at: None,
