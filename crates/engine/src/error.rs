@@ -85,6 +85,13 @@ pub enum EngineError {
         message: String,
         failure: StartFailure,
     },
+    /// An exec's process did not start; `failure` tells why for its exit
+    /// code. The message is the runtime's.
+    #[error("{message}")]
+    ExecFailed {
+        message: String,
+        failure: StartFailure,
+    },
     #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
     ImageInUse {
         reference: String,
@@ -125,7 +132,9 @@ impl EngineError {
     pub fn start_failure(&self) -> StartFailure {
         match self {
             EngineError::Runtime(e) => e.start_failure(),
-            EngineError::StartFailed { failure, .. } => *failure,
+            EngineError::StartFailed { failure, .. } | EngineError::ExecFailed { failure, .. } => {
+                *failure
+            }
             _ => StartFailure::Other,
         }
     }
@@ -157,11 +166,13 @@ impl EngineError {
             | EngineError::ImageInUse { .. }
             | EngineError::Conflict(_)
             | EngineError::NotRunning(_) => Conflict,
-            EngineError::StartFailed { failure, .. } => match failure {
-                StartFailure::CommandNotFound => CommandNotFound,
-                StartFailure::CannotExecute => CannotExecute,
-                StartFailure::Other => Internal,
-            },
+            EngineError::StartFailed { failure, .. } | EngineError::ExecFailed { failure, .. } => {
+                match failure {
+                    StartFailure::CommandNotFound => CommandNotFound,
+                    StartFailure::CannotExecute => CannotExecute,
+                    StartFailure::Other => Internal,
+                }
+            }
             EngineError::NotImplemented(_) => NotImplemented,
             EngineError::Io { .. } | EngineError::Internal(_) => Internal,
         }

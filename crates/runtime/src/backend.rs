@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Deserialize;
 
@@ -56,18 +57,9 @@ pub trait RuntimeBackend: Send + Sync {
     fn state(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError>;
     fn pause(&self, id: &str) -> Result<(), RuntimeError>;
     fn resume(&self, id: &str) -> Result<(), RuntimeError>;
-    /// Runs another process in a running container, with the container's
-    /// namespaces, cgroups and security settings, and `stdio` as its own.
-    /// Waits for it and returns its exit code (128+signal when killed),
-    /// unless `process.detach`, which returns 0 once it started.
-    fn exec(
-        &self,
-        id: &str,
-        process: &ExecProcess,
-        stdio: ContainerStdio,
-    ) -> Result<i32, RuntimeError>;
-    /// Starts another process in a running container as `exec` does, but
-    /// returns while it runs, so the caller can give up on it.
+    /// Starts another process in a running container, with the container's
+    /// namespaces, cgroups and security settings, and `stdio` as its own;
+    /// returns while it runs (see [`RunningExec`]).
     fn spawn_exec(
         &self,
         id: &str,
@@ -104,12 +96,11 @@ pub struct ExecProcess {
     pub user: Option<(u32, u32, Vec<u32>)>,
     /// Every capability (`exec --privileged`).
     pub all_capabilities: bool,
-    pub detach: bool,
     /// A terminal for the process, mirroring the caller's own (its stdio
     /// must be one).
     pub tty: bool,
-    /// For a `tty` process run by [`RuntimeBackend::exec`]: the terminal's
-    /// size from the start (see [`ExecConsole`]).
+    /// For a `tty` process: the terminal's size from the start (see
+    /// [`ExecConsole`]).
     pub console: Option<ExecConsole>,
 }
 
@@ -130,19 +121,34 @@ pub struct ExecConsole {
 ///
 /// The runtime command runs under a small `/bin/sh` relay that writes its
 /// exit code to a file, and the relay's end is watched through a pidfd:
-/// the container's monitor, where health checks run, reaps every child it
-/// has (it is the container's subreaper), so `waitpid` here could find
-/// the exit status already taken.
-#[derive(Debug)]
+/// the container's monitor, where health checks and `exec`s run, reaps
+/// every child it has (it is the container's subreaper), so `waitpid`
+/// here could find the exit status already taken. Shareable between
+/// threads: one waits for the end while another resizes the terminal.
 pub struct RunningExec {
     runc: Runc,
     id: String,
-    relay: std::process::Child,
+    relay: Mutex<std::process::Child>,
+    relay_pid: u32,
     /// `None` when the relay was gone before it could be opened.
     relay_fd: Option<OwnedFd>,
+    /// Set up before the relay started, so the pid file's creation is
+    /// seen; taken by [`RunningExec::wait_started`].
+    start_watch: Mutex<Option<PidFileWatch>>,
     exit_file: PathBuf,
     pid_file: PathBuf,
     log: PathBuf,
+    /// The process spec written for an [`ExecConsole`].
+    spec: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RunningExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningExec")
+            .field("id", &self.id)
+            .field("relay_pid", &self.relay_pid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs the runtime command given as arguments, then writes its exit code
@@ -152,10 +158,7 @@ const EXIT_CODE_RELAY: &str = "\"$@\"; echo \"$?\" > \"$0\"";
 impl RunningExec {
     /// Waits up to `timeout` for the process to end; returns its exit code
     /// (128+signal when killed), or `None` if it still runs.
-    pub fn wait_timeout(
-        &mut self,
-        timeout: std::time::Duration,
-    ) -> Result<Option<i32>, RuntimeError> {
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> Result<Option<i32>, RuntimeError> {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
         if let Some(fd) = &self.relay_fd {
             let deadline = std::time::Instant::now() + timeout;
@@ -177,7 +180,11 @@ impl RunningExec {
             }
         }
         // Reaps the relay, unless a subreaper already did.
-        let _ = self.relay.try_wait();
+        let _ = self
+            .relay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_wait();
         // A relay killed along with the process wrote nothing.
         let code = fs::read_to_string(&self.exit_file)
             .ok()
@@ -195,19 +202,57 @@ impl RunningExec {
     /// Kills the process (SIGKILL), and the runtime with it if it is still
     /// starting the process. Collect the end with `wait_timeout`.
     pub fn kill(&self) {
-        use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+        use rustix::process::{kill_process, Pid, Signal};
         if let Ok(Some(pid)) = read_pid(&self.pid_file) {
             if let Some(pid) = Pid::from_raw(pid as i32) {
                 let _ = kill_process(pid, Signal::KILL);
             }
         }
-        // Only while the relay runs: once it is gone, its group id may be
-        // another's.
+        self.signal_relay_group(Signal::KILL);
+    }
+
+    /// Signals the relay's process group (the runtime command's), only
+    /// while the relay runs: once it is gone, its group id may be
+    /// another's.
+    fn signal_relay_group(&self, signal: rustix::process::Signal) {
         if self.relay_running() {
-            if let Some(group) = Pid::from_raw(self.relay.id() as i32) {
-                let _ = kill_process_group(group, Signal::KILL);
+            if let Some(group) = rustix::process::Pid::from_raw(self.relay_pid as i32) {
+                let _ = rustix::process::kill_process_group(group, signal);
             }
         }
+    }
+
+    /// Waits until the runtime started the process; its pid on the host,
+    /// or `None` when the runtime ended without starting it (then
+    /// [`RunningExec::wait_timeout`] says why). Once only: later calls
+    /// read the pid file as it is.
+    pub fn wait_started(&self) -> Result<Option<u32>, RuntimeError> {
+        let watch = self
+            .start_watch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let read_err = |e| RuntimeError::io("read", &self.pid_file, e);
+        let (Some(watch), Some(relay_fd)) = (watch, &self.relay_fd) else {
+            return read_pid(&self.pid_file).map_err(read_err);
+        };
+        let started = watch.wait(&self.pid_file, relay_fd).map_err(read_err);
+        // As in `run`: an inotify descriptor is slow to close.
+        std::thread::spawn(move || drop(watch));
+        started
+    }
+
+    /// Readable once the process (its relay) ended; `None` when it had
+    /// ended before it could be watched.
+    pub fn exited_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.relay_fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// Tells the runtime its terminal (the process's stdio) changed size:
+    /// it sizes the process's terminal the same (`tty` processes).
+    pub fn notify_resize(&self) {
+        self.signal_relay_group(rustix::process::Signal::WINCH);
     }
 
     fn relay_running(&self) -> bool {
@@ -227,6 +272,17 @@ impl Drop for RunningExec {
     fn drop(&mut self) {
         for file in [&self.exit_file, &self.pid_file, &self.log] {
             let _ = fs::remove_file(file);
+        }
+        if let Some(spec) = &self.spec {
+            let _ = fs::remove_file(spec);
+        }
+        if let Some(watch) = self
+            .start_watch
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            std::thread::spawn(move || drop(watch));
         }
     }
 }
@@ -345,17 +401,12 @@ impl Runc {
         id: &str,
         process: &ExecProcess,
         log: &Path,
-        pid_file: Option<&Path>,
+        pid_file: &Path,
         spec: Option<&Path>,
     ) -> Command {
         let mut command = self.command();
         command.arg("--log").arg(log).arg("exec");
-        if let Some(pid_file) = pid_file {
-            command.arg("--pid-file").arg(pid_file);
-        }
-        if process.detach {
-            command.arg("--detach");
-        }
+        command.arg("--pid-file").arg(pid_file);
         if let Some(spec) = spec {
             command.arg("--process").arg(spec).arg(id);
             return command;
@@ -384,13 +435,12 @@ impl Runc {
         command
     }
 
-    /// Writes the process spec of [`ExecConsole`] next to runc's state.
+    /// Writes the process spec of [`ExecConsole`] to `path`.
     fn write_exec_spec(
-        &self,
-        id: &str,
+        path: &Path,
         process: &ExecProcess,
         console: &ExecConsole,
-    ) -> Result<PathBuf, RuntimeError> {
+    ) -> Result<(), RuntimeError> {
         let config_path = console.bundle.join("config.json");
         let config: serde_json::Value = std::fs::read(&config_path)
             .map_err(|e| RuntimeError::io("read", &config_path, e))
@@ -399,11 +449,7 @@ impl Runc {
                     .map_err(|e| RuntimeError::io("parse", &config_path, std::io::Error::other(e)))
             })?;
         let spec = exec_process_spec(&config["process"], process, console);
-        let path = self
-            .state_root
-            .join(format!("exec-{}-{id}.process.json", std::process::id()));
-        std::fs::write(&path, spec.to_string()).map_err(|e| RuntimeError::io("write", &path, e))?;
-        Ok(path)
+        std::fs::write(path, spec.to_string()).map_err(|e| RuntimeError::io("write", path, e))
     }
 }
 
@@ -488,13 +534,10 @@ impl PidFileWatch {
         Ok(PidFileWatch { inotify: fd })
     }
 
-    /// The pid written to `pid_file`, or `None` when `writer` exited
-    /// without writing it.
-    fn wait(&self, pid_file: &Path, writer: u32) -> io::Result<Option<u32>> {
+    /// The pid written to `pid_file`, or `None` when the writer (whose
+    /// pidfd is `pidfd`) exited without writing it.
+    fn wait(&self, pid_file: &Path, pidfd: &impl std::os::fd::AsFd) -> io::Result<Option<u32>> {
         use rustix::event::{poll, PollFd, PollFlags};
-        let writer = rustix::process::Pid::from_raw(writer as i32)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let pidfd = rustix::process::pidfd_open(writer, rustix::process::PidfdFlags::empty())?;
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         loop {
             if let Some(pid) = read_pid(pid_file)? {
@@ -604,7 +647,15 @@ impl RuntimeBackend for Runc {
         // the container's output would never reach end-of-file.
         drop(command);
         let runtime_pid = child.id();
-        let started = watch.wait(&pid_file, runtime_pid);
+        let started = rustix::process::Pid::from_raw(runtime_pid as i32)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+            .and_then(|pid| {
+                Ok(rustix::process::pidfd_open(
+                    pid,
+                    rustix::process::PidfdFlags::empty(),
+                )?)
+            })
+            .and_then(|pidfd| watch.wait(&pid_file, &pidfd));
         // Closing an inotify descriptor waits for an RCU grace period
         // (10-20 ms here): not on the way to the container's start.
         std::thread::spawn(move || drop(watch));
@@ -643,47 +694,6 @@ impl RuntimeBackend for Runc {
         }
     }
 
-    fn exec(
-        &self,
-        id: &str,
-        process: &ExecProcess,
-        stdio: ContainerStdio,
-    ) -> Result<i32, RuntimeError> {
-        let log = self
-            .state_root
-            .join(format!("exec-{}-{id}.log", std::process::id()));
-        let spec = match (&process.console, process.tty) {
-            (Some(console), true) => Some(self.write_exec_spec(id, process, console)?),
-            _ => None,
-        };
-        let mut command = self.exec_command(id, process, &log, None, spec.as_deref());
-        command
-            .stdin(stdio.stdin)
-            .stdout(stdio.stdout)
-            .stderr(stdio.stderr);
-        tracing::debug!(command = ?command, "calling OCI runtime");
-        let status = command
-            .status()
-            .map_err(|e| RuntimeError::io("run", &self.binary, e));
-        let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        if let Some(spec) = spec {
-            let _ = std::fs::remove_file(spec);
-        }
-        let status = status?;
-        use std::os::unix::process::ExitStatusExt;
-        let code = status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-        // 255 is also what runc exits with when it could not start the
-        // process; only then does it log an error.
-        let detail = error_messages(&logged);
-        if code == 255 && !detail.is_empty() {
-            return Err(self.failed("exec", id, detail, status));
-        }
-        Ok(code)
-    }
-
     fn spawn_exec(
         &self,
         id: &str,
@@ -697,7 +707,15 @@ impl RuntimeBackend for Runc {
                 .join(format!("exec-{}-{n}-{id}.{ext}", std::process::id()))
         };
         let (exit_file, pid_file, log) = (file("exit"), file("pid"), file("log"));
-        let runtime = self.exec_command(id, process, &log, Some(&pid_file), None);
+        let spec = match (&process.console, process.tty) {
+            (Some(console), true) => {
+                let path = file("process.json");
+                Self::write_exec_spec(&path, process, console)?;
+                Some(path)
+            }
+            _ => None,
+        };
+        let runtime = self.exec_command(id, process, &log, &pid_file, spec.as_deref());
         let mut relay = Command::new("/bin/sh");
         relay
             .arg("-c")
@@ -711,21 +729,37 @@ impl RuntimeBackend for Runc {
         // Its own process group, so a kill reaches a runtime still setting
         // the process up.
         std::os::unix::process::CommandExt::process_group(&mut relay, 0);
+        let start_watch = PidFileWatch::new(&self.state_root)
+            .map_err(|e| RuntimeError::io("watch", &self.state_root, e.into()))?;
         tracing::debug!(command = ?relay, "calling OCI runtime");
-        let child = relay
-            .spawn()
-            .map_err(|e| RuntimeError::io("run", &self.binary, e))?;
-        let relay_fd = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
+        let spawned = relay.spawn();
+        // This process's copies of the process's stdio close here, or its
+        // output would never reach end-of-file.
+        drop(relay);
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                if let Some(spec) = &spec {
+                    let _ = fs::remove_file(spec);
+                }
+                return Err(RuntimeError::io("run", &self.binary, e));
+            }
+        };
+        let relay_pid = child.id();
+        let relay_fd = rustix::process::Pid::from_raw(relay_pid as i32).and_then(|pid| {
             rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
         });
         Ok(RunningExec {
             runc: self.clone(),
             id: id.to_string(),
-            relay: child,
+            relay: Mutex::new(child),
+            relay_pid,
             relay_fd,
+            start_watch: Mutex::new(Some(start_watch)),
             exit_file,
             pid_file,
             log,
+            spec,
         })
     }
 
@@ -1083,7 +1117,10 @@ mod tests {
             args: vec!["check".into(), "-q".into()],
             ..ExecProcess::default()
         };
-        let mut running = f.runc.spawn_exec("sick", &process, f.stdio()).unwrap();
+        let running = f.runc.spawn_exec("sick", &process, f.stdio()).unwrap();
+        let pid = running.wait_started().unwrap();
+        assert!(pid.is_some_and(|p| p > 1), "{pid:?}");
+        assert!(running.exited_fd().is_some());
         assert_eq!(
             running.wait_timeout(Duration::from_secs(10)).unwrap(),
             Some(3)
@@ -1105,10 +1142,53 @@ mod tests {
     }
 
     #[test]
+    fn a_spawned_terminal_exec_gets_the_whole_process_spec_with_its_size() {
+        let f = Fixture::new();
+        let bundle = f.dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        fs::write(
+            bundle.join("config.json"),
+            r#"{"process":{"args":["sh"],"env":["A=1"],"cwd":"/"}}"#,
+        )
+        .unwrap();
+        let process = ExecProcess {
+            args: vec!["stty".into(), "size".into()],
+            tty: true,
+            console: Some(ExecConsole {
+                bundle,
+                rows: 41,
+                cols: 97,
+            }),
+            ..ExecProcess::default()
+        };
+        let running = f.runc.spawn_exec("abc", &process, f.stdio()).unwrap();
+        assert_eq!(
+            running.wait_timeout(Duration::from_secs(10)).unwrap(),
+            Some(0)
+        );
+        let call = &f.calls()[0];
+        let spec = call
+            .split(" --process ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap()
+            .replace("ROOT", &f.root());
+        assert!(call.ends_with(" abc"), "{call}");
+        let written: serde_json::Value = serde_json::from_slice(&fs::read(&spec).unwrap()).unwrap();
+        assert_eq!(written["args"], serde_json::json!(["stty", "size"]));
+        assert_eq!(
+            written["consoleSize"],
+            serde_json::json!({"height": 41, "width": 97})
+        );
+        drop(running);
+        assert!(!Path::new(&spec).exists(), "the spec goes with the exec");
+    }
+
+    #[test]
     fn spawned_exec_can_be_killed_after_a_timeout() {
         let f = Fixture::new();
         let started = std::time::Instant::now();
-        let mut running = f
+        let running = f
             .runc
             .spawn_exec("slow", &ExecProcess::default(), f.stdio())
             .unwrap();
@@ -1127,10 +1207,12 @@ mod tests {
     #[test]
     fn spawned_exec_that_cannot_start_is_an_error() {
         let f = Fixture::new();
-        let mut running = f
+        let running = f
             .runc
             .spawn_exec("refused", &ExecProcess::default(), f.stdio())
             .unwrap();
+        // It never started, so it has no pid.
+        assert_eq!(running.wait_started().unwrap(), None);
         let err = running.wait_timeout(Duration::from_secs(10)).unwrap_err();
         assert_eq!(
             err.to_string(),

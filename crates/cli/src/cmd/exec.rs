@@ -3,13 +3,20 @@ use std::path::Path;
 use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
-use berth_engine::ExecOptions;
+use berth_engine::{ExecConfig, ExecStartOptions};
 
+use crate::attach::{attach, parse_detach_keys, terminal_size, AttachOptions};
+
+/// `exec`: a front end over the engine's exec create, start and the
+/// attach session the container's monitor serves it on.
 #[derive(clap::Args)]
 pub struct Args {
     /// Detached mode: run command in the background
     #[arg(short, long)]
     detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    detach_keys: String,
     /// Set environment variables
     #[arg(short, long = "env")]
     env: Vec<String>,
@@ -35,27 +42,46 @@ pub struct Args {
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
     if a.tty && !a.detach {
-        // The runtime gives the process a terminal mirroring this one.
+        // The process's terminal mirrors this one.
         if !std::io::stdin().is_terminal() && !std::io::stdout().is_terminal() {
             bail!("the input device is not a TTY");
         }
     }
+    let detach_keys = parse_detach_keys(&a.detach_keys)?;
     let mut engine = super::open(root)?;
-    let opts = ExecOptions {
+    let attached = !a.detach;
+    let config = ExecConfig {
         cmd: a.command,
         env: a.env,
         user: a.user,
         workdir: a.workdir,
-        detach: a.detach,
-        interactive: a.interactive,
         privileged: a.privileged,
         tty: a.tty,
-        tty_size: if a.tty {
-            crate::attach::terminal_size()
-        } else {
-            None
-        },
+        attach_stdin: a.interactive && attached,
+        attach_stdout: attached,
+        attach_stderr: attached,
+        detach_keys: Some(a.detach_keys),
+        console_size: None,
     };
-    let code = engine.exec_container(&a.container, &opts)?;
-    Ok(code.clamp(0, 255) as u8)
+    let id = engine.exec_create(&a.container, config)?;
+    let start = ExecStartOptions {
+        detach: a.detach,
+        tty_size: if a.tty { terminal_size() } else { None },
+    };
+    let Some(session) = engine.exec_start(&id, start)? else {
+        return Ok(0);
+    };
+    drop(engine);
+    let code = attach(
+        session,
+        AttachOptions {
+            stdin: a.interactive,
+            tty: a.tty,
+            // docker's exec passes no signals on: they end the CLI, and the
+            // process goes on.
+            sig_proxy: false,
+            detach_keys,
+        },
+    )?;
+    Ok(code.unwrap_or(0).clamp(0, 255) as u8)
 }

@@ -1,5 +1,8 @@
 //! The stream between a container's monitor and the clients attached to
-//! it: the CLI that started it, and `attach`.
+//! it: the CLI that started it, and `attach` (on `attach.sock`), and the
+//! clients starting an `exec` (on `exec.sock`, whose first frame is
+//! [`kind::EXEC_START`]; the rest is the same stream, for the exec'd
+//! process).
 //!
 //! Each frame is an 8-byte header, docker's "stdcopy" one (kind, three zero
 //! bytes, payload length as a big-endian u32), then the payload. The
@@ -13,13 +16,19 @@ use std::sync::{Arc, Mutex};
 
 use crate::EngineError;
 
-/// The monitor's socket, in the container's directory.
+/// The monitor's socket for attaching to the container, in the
+/// container's directory.
 pub(crate) const SOCKET: &str = "attach.sock";
+/// The monitor's socket for starting `exec`s, beside it.
+pub(crate) const EXEC_SOCKET: &str = "exec.sock";
 
-/// The path of `dir`'s socket through a descriptor of `dir` (kept open
-/// while the path is used), since a socket path may not be longer than 108
-/// bytes and a `--root` can be.
-pub(crate) fn socket_path(dir: &Path) -> Result<(std::os::fd::OwnedFd, String), EngineError> {
+/// The path of the socket `name` in `dir` through a descriptor of `dir`
+/// (kept open while the path is used), since a socket path may not be
+/// longer than 108 bytes and a `--root` can be.
+pub(crate) fn socket_path(
+    dir: &Path,
+    name: &str,
+) -> Result<(std::os::fd::OwnedFd, String), EngineError> {
     use std::os::fd::AsRawFd;
     let dirfd = rustix::fs::open(
         dir,
@@ -27,7 +36,7 @@ pub(crate) fn socket_path(dir: &Path) -> Result<(std::os::fd::OwnedFd, String), 
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| EngineError::io(format!("open {}", dir.display()), e.into()))?;
-    let path = format!("/proc/self/fd/{}/{SOCKET}", dirfd.as_raw_fd());
+    let path = format!("/proc/self/fd/{}/{name}", dirfd.as_raw_fd());
     Ok((dirfd, path))
 }
 
@@ -49,6 +58,12 @@ pub(crate) mod kind {
     pub const SIGNAL: u8 = 7;
     /// The client's input ended.
     pub const CLOSE_STDIN: u8 = 8;
+    /// Start an exec (the first frame on the exec socket): the payload is
+    /// a JSON `ExecStartRequest`.
+    pub const EXEC_START: u8 = 9;
+    /// Resize a running exec's terminal (the first frame on the exec
+    /// socket): a JSON `ExecRequest` with the size.
+    pub const EXEC_RESIZE: u8 = 10;
 }
 
 /// Frames larger than this are refused: output is sent in pieces of at
@@ -141,9 +156,10 @@ impl AttachSession {
         })
     }
 
-    /// Connects to the monitor of the container whose directory is `dir`.
-    pub(crate) fn connect(dir: &Path) -> Result<AttachSession, EngineError> {
-        let (_dirfd, path) = socket_path(dir)?;
+    /// Connects to the socket `name` of the monitor of the container
+    /// whose directory is `dir`.
+    pub(crate) fn connect(dir: &Path, name: &str) -> Result<AttachSession, EngineError> {
+        let (_dirfd, path) = socket_path(dir, name)?;
         let stream = UnixStream::connect(path).map_err(lost)?;
         AttachSession::new(stream)
     }
@@ -196,6 +212,49 @@ impl AttachSession {
         self.input.clone()
     }
 
+    /// Copies the session to given streams until the process exits, for a
+    /// caller with no terminal (the API's hijacked connection, a test):
+    /// `stdin` (if any) to the process, ending its input at its end; the
+    /// process's output to `stdout` and `stderr`. Returns the exit code;
+    /// `None` when the monitor went away first.
+    pub fn copy_streams(
+        mut self,
+        stdin: Option<Box<dyn Read + Send>>,
+        stdout: &mut dyn Write,
+        stderr: &mut dyn Write,
+    ) -> Result<Option<i32>, EngineError> {
+        if let Some(mut stdin) = stdin {
+            let input = self.input();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if input.stdin(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = input.close_stdin();
+            });
+        }
+        let out_err = |e| EngineError::io("write the process's output", e);
+        loop {
+            match self.next_event()? {
+                Some(AttachEvent::Stdout(data)) => stdout.write_all(&data).map_err(out_err)?,
+                Some(AttachEvent::Stderr(data)) => stderr.write_all(&data).map_err(out_err)?,
+                Some(AttachEvent::Started) => {}
+                Some(AttachEvent::Exit(code)) => return Ok(Some(code)),
+                Some(AttachEvent::Failed { failure, message }) => {
+                    return Err(EngineError::StartFailed { message, failure })
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Stops reading: a blocked [`AttachSession::next_event`] in another
     /// thread returns `None`.
     pub fn detach(&self) {
@@ -204,7 +263,7 @@ impl AttachSession {
 }
 
 impl AttachInput {
-    fn send(&self, kind: u8, payload: &[u8]) -> Result<(), EngineError> {
+    pub(crate) fn send_frame(&self, kind: u8, payload: &[u8]) -> Result<(), EngineError> {
         let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         write_frame(&mut *stream, kind, payload).map_err(lost)
     }
@@ -212,26 +271,26 @@ impl AttachInput {
     /// Bytes for the container's standard input.
     pub fn stdin(&self, data: &[u8]) -> Result<(), EngineError> {
         for chunk in data.chunks(32 * 1024) {
-            self.send(kind::STDIN, chunk)?;
+            self.send_frame(kind::STDIN, chunk)?;
         }
         Ok(())
     }
 
     /// The client's input ended.
     pub fn close_stdin(&self) -> Result<(), EngineError> {
-        self.send(kind::CLOSE_STDIN, &[])
+        self.send_frame(kind::CLOSE_STDIN, &[])
     }
 
     /// The client's terminal has this many rows and columns.
     pub fn resize(&self, rows: u16, cols: u16) -> Result<(), EngineError> {
         let mut payload = rows.to_be_bytes().to_vec();
         payload.extend_from_slice(&cols.to_be_bytes());
-        self.send(kind::RESIZE, &payload)
+        self.send_frame(kind::RESIZE, &payload)
     }
 
     /// A signal for the container's main process.
     pub fn signal(&self, signal: i32) -> Result<(), EngineError> {
-        self.send(kind::SIGNAL, &signal.to_be_bytes())
+        self.send_frame(kind::SIGNAL, &signal.to_be_bytes())
     }
 
     /// Detaches the other half (see [`AttachSession::detach`]).
@@ -312,6 +371,35 @@ mod tests {
         drop(a);
         let err = session.wait_started().unwrap_err();
         assert!(err.to_string().contains("monitor exited"), "{err}");
+    }
+
+    #[test]
+    fn given_streams_get_the_output_and_send_the_input() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let session = AttachSession::new(b).unwrap();
+        let monitor = std::thread::spawn(move || {
+            let mut monitor = a;
+            let mut input = Vec::new();
+            while let Some((k, payload)) = read_frame(&mut monitor).unwrap() {
+                match k {
+                    kind::STDIN => input.extend(payload),
+                    kind::CLOSE_STDIN => break,
+                    _ => {}
+                }
+            }
+            write_frame(&mut monitor, kind::STDOUT, &input).unwrap();
+            write_frame(&mut monitor, kind::STDERR, b"warn").unwrap();
+            write_frame(&mut monitor, kind::EXIT, &7i32.to_be_bytes()).unwrap();
+        });
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let stdin: Box<dyn Read + Send> = Box::new(&b"typed"[..]);
+        let code = session
+            .copy_streams(Some(stdin), &mut out, &mut err)
+            .unwrap();
+        monitor.join().unwrap();
+        assert_eq!(code, Some(7));
+        assert_eq!(out, b"typed");
+        assert_eq!(err, b"warn");
     }
 
     #[test]

@@ -110,6 +110,10 @@ impl Engine {
             "LogPath": dir.join(crate::container::LOG_FILE),
             "Name": format!("/{}", r.name),
             "RestartCount": r.restart_count,
+            "ExecIDs": match self.exec_ids(&r.id) {
+                ids if ids.is_empty() => serde_json::Value::Null,
+                ids => json!(ids),
+            },
             "Driver": "overlay",
             "Platform": "linux",
             "HostConfig": {

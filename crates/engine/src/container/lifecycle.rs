@@ -71,7 +71,7 @@ impl Engine {
                 "You cannot attach to a stopped container, start it first".into(),
             ));
         }
-        AttachSession::connect(&self.container_dir(&info.record.id))
+        AttachSession::connect(&self.container_dir(&info.record.id), attach::SOCKET)
     }
 
     /// `kill -s SIGNAL`.

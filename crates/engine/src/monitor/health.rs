@@ -357,7 +357,7 @@ impl Checker {
             stdout: writer.into(),
             stderr: stderr.into(),
         };
-        let mut running = self.backend.spawn_exec(&self.id, &process, stdio)?;
+        let running = self.backend.spawn_exec(&self.id, &process, stdio)?;
         let output = OutputReader::start(output);
         if let Some(code) = running.wait_timeout(self.probe.timeout)? {
             return Ok((code.into(), output.finish()));

@@ -53,7 +53,7 @@ impl Hub {
     /// for as long as the monitor lives.
     pub(crate) fn listen(self: &Arc<Hub>, dir: &Path) -> Result<(), EngineError> {
         let _ = std::fs::remove_file(dir.join(SOCKET));
-        let (_dirfd, path) = crate::container::attach::socket_path(dir)?;
+        let (_dirfd, path) = crate::container::attach::socket_path(dir, SOCKET)?;
         let listener = UnixListener::bind(path)
             .map_err(|e| EngineError::io(format!("listen on {}", dir.join(SOCKET).display()), e))?;
         let hub = Arc::clone(self);
@@ -133,6 +133,12 @@ impl Hub {
         if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::WINCH);
         }
+    }
+
+    /// Whether the container runs now (between a run's start and its
+    /// end).
+    pub(crate) fn container_running(&self) -> bool {
+        self.runtime_pid.load(Ordering::Relaxed) != 0
     }
 
     /// A new run's input side and runtime process.

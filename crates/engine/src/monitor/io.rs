@@ -27,28 +27,7 @@ impl ContainerIo {
     ) -> Result<ContainerIo, EngineError> {
         let io_err = |what: &str, e: std::io::Error| EngineError::io(what.to_string(), e);
         if info.options.tty {
-            use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-            let sys = |what: &str, e: rustix::io::Errno| io_err(what, e.into());
-            let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
-                .map_err(|e| sys("open a terminal", e))?;
-            grantpt(&master).map_err(|e| sys("open a terminal", e))?;
-            unlockpt(&master).map_err(|e| sys("open a terminal", e))?;
-            let name = ptsname(&master, Vec::new()).map_err(|e| sys("open a terminal", e))?;
-            let (rows, cols) = size.unwrap_or((24, 80));
-            let winsize = rustix::termios::Winsize {
-                ws_row: rows,
-                ws_col: cols,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            rustix::termios::tcsetwinsize(&master, winsize)
-                .map_err(|e| sys("size the terminal", e))?;
-            let slave = rustix::fs::open(
-                name.as_c_str(),
-                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(|e| sys("open a terminal", e))?;
+            let (master, slave) = open_terminal(size)?;
             let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| io_err("open a terminal", e));
             let stdio = ContainerStdio {
                 stdin: dup(&slave)?.into(),
@@ -84,4 +63,32 @@ impl ContainerIo {
             tty: None,
         })
     }
+}
+
+/// A new terminal of `size` (rows, columns; 24x80 when `None`): its master
+/// side, which the monitor keeps, and the other side, which a runtime
+/// takes as its own stdio and mirrors into the container's terminal.
+pub(crate) fn open_terminal(size: Option<(u16, u16)>) -> Result<(OwnedFd, OwnedFd), EngineError> {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let sys = |what: &str, e: rustix::io::Errno| EngineError::io(what.to_string(), e.into());
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+        .map_err(|e| sys("open a terminal", e))?;
+    grantpt(&master).map_err(|e| sys("open a terminal", e))?;
+    unlockpt(&master).map_err(|e| sys("open a terminal", e))?;
+    let name = ptsname(&master, Vec::new()).map_err(|e| sys("open a terminal", e))?;
+    let (rows, cols) = size.unwrap_or((24, 80));
+    let winsize = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, winsize).map_err(|e| sys("size the terminal", e))?;
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| sys("open a terminal", e))?;
+    Ok((master, slave))
 }

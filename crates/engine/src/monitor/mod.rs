@@ -9,6 +9,7 @@
 
 mod bundle;
 pub(crate) use bundle::init_binary;
+mod exec;
 mod health;
 mod hub;
 mod io;
@@ -91,6 +92,16 @@ impl Engine {
         rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
             .map_err(|e| EngineError::io("become the container's subreaper", e.into()))?;
         hub.listen(dir)?;
+        let execs = exec::ExecServer::new(
+            self.store.root().to_path_buf(),
+            dir.to_path_buf(),
+            info.clone(),
+            backend.clone(),
+            Arc::clone(hub),
+        );
+        execs.listen()?;
+        // However the runs end, the execs' ends are recorded first.
+        let _execs = exec::FinishOnDrop(execs);
         let policy: RestartPolicy = info.options.restart.parse()?;
         let mut restarts = RestartManager::new(policy);
         let stop_marker = dir.join(STOPPED_BY_USER);
