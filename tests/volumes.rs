@@ -146,6 +146,26 @@ fn volume_commands_answer_as_dockers() {
         row.split_whitespace().collect::<Vec<_>>(),
         ["Local", "Volumes", "2", "0", "5B", "5B", "(100%)"]
     );
+    let verbose = root.ok(&["system", "df", "-v"]);
+    let section = verbose
+        .split("Local Volumes space usage:\n\n")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        lines(section)[..3]
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        [
+            vec!["VOLUME", "NAME", "LINKS", "SIZE"],
+            vec![random.as_str(), "0", "5B"],
+            vec!["shm", "0", "0B"],
+        ],
+        "{verbose}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["system", "df", "-v", "--format", "json"])).unwrap();
+    assert_eq!(json["Volumes"][0]["Size"], "5B");
     // Without -a only anonymous volumes go: these were named.
     assert_eq!(
         root.ok(&["volume", "prune", "-f"]),
@@ -186,5 +206,33 @@ fn a_killed_create_leaves_nothing_a_later_command_trips_on() {
         root.entries("volumes"),
         ["half"],
         "the stray directory is swept"
+    );
+}
+
+#[test]
+fn a_build_volume_makes_its_directory() {
+    let root = Root::new();
+    if !container_ready(&root) {
+        return;
+    }
+    let dir = root.scratch.path().join("ctx");
+    fs::create_dir(&dir).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nVOLUME /data /srv/\"cache\"\nRUN echo x > /data/f && ls -ld /srv/cache | cut -c1-10\nVOLUME /data\n",
+    )
+    .unwrap();
+    let out = root.ok(&["build", "-t", "vol:1", dir.to_str().unwrap()]);
+    assert!(out.contains("drwxr-xr-x"), "{out}");
+    let config = &root.inspect("vol:1")["Config"];
+    assert_eq!(
+        config["Volumes"],
+        serde_json::json!({"/data": {}, "/srv/cache": {}})
+    );
+    // The last VOLUME finds its directory there: no layer.
+    let history = root.ok(&["history", "--format", "{{.Size}} {{.CreatedBy}}", "vol:1"]);
+    assert!(
+        history.lines().next().unwrap().starts_with("0B"),
+        "{history}"
     );
 }

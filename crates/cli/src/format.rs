@@ -12,6 +12,16 @@ use serde_json::Value;
 /// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant
 /// digits ("4.26MB", "999B", "1.5kB").
 pub fn human_size(size: u64) -> String {
+    human_size_precision(size, 3)
+}
+
+/// go-units `HumanSize`: 4 significant digits ("1.984MB"), as `system df
+/// -v` prints shared and unique sizes.
+pub fn human_size4(size: u64) -> String {
+    human_size_precision(size, 4)
+}
+
+fn human_size_precision(size: u64, precision: usize) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut v = size as f64;
     let mut i = 0;
@@ -19,7 +29,7 @@ pub fn human_size(size: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    format!("{}{}", format_g3(v), UNITS[i])
+    format!("{}{}", format_g(v, precision), UNITS[i])
 }
 
 /// go-units `BytesSize`: binary units, 4 significant digits
@@ -64,20 +74,21 @@ pub fn print_value(format: &str, value: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Go's `%.3g` for 0 <= v < 1000: three significant digits, trailing zeros
-/// dropped.
-fn format_g3(v: f64) -> String {
-    let decimals = if v < 10.0 {
-        2
-    } else if v < 100.0 {
+/// Go's `%.Ng` for 0 <= v < 1000: `precision` significant digits,
+/// trailing zeros dropped.
+fn format_g(v: f64, precision: usize) -> String {
+    let digits = if v < 10.0 {
         1
+    } else if v < 100.0 {
+        2
     } else {
-        0
+        3
     };
+    let decimals = precision.saturating_sub(digits);
     let s = format!("{v:.decimals$}");
     // Rounding may carry into a new digit (9.995 -> "10.00"): re-round.
     let s = match s.split('.').next() {
-        Some(int) if int.len() + decimals > 3 && decimals > 0 => {
+        Some(int) if int.len() + decimals > precision && decimals > 0 => {
             format!("{v:.prec$}", prec = decimals - 1)
         }
         _ => s,
@@ -197,6 +208,9 @@ mod tests {
         assert_eq!(human_size(12_345_678), "12.3MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(9_999_000), "10MB");
+        assert_eq!(human_size4(1_984_000), "1.984MB");
+        assert_eq!(human_size4(102_400), "102.4kB");
+        assert_eq!(human_size4(0), "0B");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 mod archive;
 mod copy;
+mod dirs;
 mod fetch;
 mod layer;
 mod mountpoints;

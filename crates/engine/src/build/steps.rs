@@ -2,7 +2,6 @@
 //! taken from the build cache or executed and committed as a step image.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -12,7 +11,6 @@ use berth_store::{Digest, ImageLayer};
 use serde_json::{json, Map, Value};
 
 use super::copy;
-use super::layer::{self, Ownership};
 use super::progress::StageWriter;
 use super::{
     config_of, env_of, short, step_error, unsupported_flag, variables, BuildEvent, Current,
@@ -282,6 +280,10 @@ impl Builder<'_> {
                 })?
             }
             Instruction::Workdir(_) => self.workdir(current, scope, located, &vars)?,
+            Instruction::Volume(paths) => {
+                let paths = paths.iter().map(|p| ex(p)).collect::<Result<Vec<_>, _>>()?;
+                self.volume(current, located, paths)?
+            }
             Instruction::Run(run) => self.run(current, scope, located, run)?,
             Instruction::Copy(copy) => {
                 let flags = copy::CopyFlags {
@@ -366,95 +368,5 @@ impl Builder<'_> {
             .rev()
             .map(|l| self.engine.store.layer_diff_dir(&l.chain_id))
             .collect()
-    }
-
-    pub(super) fn workdir(
-        &mut self,
-        current: Current,
-        scope: &mut StageScope,
-        located: &Located<Instruction>,
-        vars: &HashMap<String, String>,
-    ) -> Result<Current, EngineError> {
-        let at = self.at(located.line);
-        let instruction = located.value.clone();
-        let original = located.original.clone();
-        let mut config = config_of(&current.doc);
-        let mut env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.sort();
-        config.insert("Env".into(), json!(env));
-        crate::image::changes::apply(&mut config, &original, &instruction, &mut scope.cmd_set)
-            .map_err(|e| step_error(&at, "WORKDIR", e))?;
-        let dir = config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .unwrap_or("/")
-            .to_string();
-        let text = format!("WORKDIR {dir}");
-        let key = StepKey::new(current.image.to_string(), &text)
-            .digest()
-            .hex();
-        // The directory, and its parents, are looked up in the image: through
-        // its symlinks (inside the image), with whiteouts hiding what they
-        // delete.
-        let fs = berth_build::ImageFs::open(&self.layer_dirs(&current.layers))?;
-        let target = berth_build::resolve_destination(
-            &fs,
-            &berth_build::Destination::new(&dir, "/"),
-            &at,
-            "WORKDIR",
-        )?
-        .path;
-        let mut existing = std::collections::BTreeSet::new();
-        for path in layer::ancestors(&target)
-            .into_iter()
-            .chain([target.clone()])
-        {
-            if fs.is_dir(&path)? {
-                existing.insert(path);
-            }
-        }
-        let missing = target != "/" && !existing.contains(&target);
-        // BuildKit makes the missing directories the current USER's.
-        let user = config_of(&current.doc)
-            .get("User")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let owner = if missing && !user.is_empty() {
-            let (uid, gid) = berth_build::resolve_chown(&fs, &user, &at, "WORKDIR")?;
-            Ownership {
-                uid: u64::from(uid),
-                gid: u64::from(gid),
-                ..Ownership::default()
-            }
-        } else {
-            Ownership::default()
-        };
-        self.cached_or(&key, move |b| {
-            let mut doc = current.doc;
-            let mut config = config_of(&doc);
-            config.insert("WorkingDir".into(), json!(dir));
-            doc.insert("config".into(), Value::Object(config));
-            let layer = if missing {
-                let (reader, writer) =
-                    io::pipe().map_err(|e| EngineError::io("create a pipe", e))?;
-                let stage = std::thread::spawn(move || {
-                    let exists = |path: &str| existing.contains(path);
-                    layer::write_dirs(&[target], &owner, &exists, writer).map(drop)
-                });
-                let staged = b.engine.store.stage_layer(reader);
-                stage
-                    .join()
-                    .map_err(|_| EngineError::BuildStep("the layer writer panicked".into()))?
-                    .map_err(|e| EngineError::io("write the WORKDIR layer", e))?;
-                Some(staged?)
-            } else {
-                None
-            };
-            let mut entry = Map::new();
-            entry.insert("created_by".into(), json!(text));
-            b.engine
-                .commit_step(&mut doc, &current.layers, layer, Some(entry))
-        })
     }
 }

@@ -8,3 +8,10 @@ pub(crate) const STOPPED_BY_USER: &str = "stopped-by-user";
 /// Written by `restart` before it stops a `--rm` container: that exit does
 /// not remove it (docker's restart of an auto-removed container).
 pub(crate) const RESTARTING: &str = "restarting";
+
+impl crate::Engine {
+    /// The bytes of a container's writable layer (docker's `SizeRw`).
+    pub fn container_layer_size(&self, id: &str) -> u64 {
+        crate::volume::data_size(&self.container_dir(id).join("upper"))
+    }
+}

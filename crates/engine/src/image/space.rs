@@ -1,6 +1,8 @@
 //! Disk space used by images, for `system df`.
 
-use berth_store::ImageRecord;
+use std::collections::HashMap;
+
+use berth_store::{Digest, ImageRecord};
 
 use crate::{Engine, EngineError};
 
@@ -27,5 +29,29 @@ impl Engine {
             size,
             reclaimable: size,
         })
+    }
+
+    /// `system df -v`: each image's shared size, the bytes of its layers
+    /// that another image uses too (docker's SHARED SIZE; the rest is its
+    /// UNIQUE SIZE).
+    pub fn image_shared_sizes(&self) -> Result<HashMap<Digest, u64>, EngineError> {
+        let shared: HashMap<Digest, u64> = self
+            .store
+            .list_layers()?
+            .into_iter()
+            .filter(|l| l.images > 1)
+            .map(|l| (l.chain_id, l.size))
+            .collect();
+        let mut out = HashMap::new();
+        for image in self.store.list_images()? {
+            let size = self
+                .store
+                .image_layers(&image.id)?
+                .iter()
+                .filter_map(|l| shared.get(&l.chain_id))
+                .sum();
+            out.insert(image.id, size);
+        }
+        Ok(out)
     }
 }

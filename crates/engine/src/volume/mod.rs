@@ -32,6 +32,7 @@ pub use local::LOCAL_DRIVER;
 pub(crate) use local::{parse_options, LocalVolume};
 pub(crate) use mounts::{HostMounter, VolumeMounter};
 pub use name::{random_name, validate_name};
+pub(crate) use space::data_size;
 pub use space::VolumeSpace;
 
 /// The label docker (23 and later) puts on anonymous volumes, which
@@ -170,6 +171,16 @@ impl Engine {
             Some(r) => Ok(self.to_volume(r)),
             None => Err(berth_store::StoreError::NoSuchVolume(name.to_string()).into()),
         }
+    }
+
+    /// The names of the volumes a container uses, by destination.
+    pub fn container_volume_names(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .container_volumes(id)?
+            .into_iter()
+            .map(|cv| cv.volume.name)
+            .collect())
     }
 
     /// `volume inspect`: docker's JSON for one volume.
