@@ -648,6 +648,23 @@ WORKDIR /root-owned
 }
 
 #[test]
+fn volume_directories_appear_with_the_next_run() {
+    // Classic docker makes a VOLUME's directory when a RUN mounts it (and
+    // not before: a COPY after VOLUME does not make it).
+    assert_same(Case {
+        name: "volume-run",
+        dockerfile: "FROM berth-difftest-busybox:1
+VOLUME /data /srv/cache
+COPY f.txt /f.txt
+VOLUME /later
+RUN true
+",
+        context: &[File("f.txt", "f\n", 0o644)],
+        ..CASE
+    });
+}
+
+#[test]
 fn copy_files_dirs_wildcards_and_dockerignore() {
     assert_same(Case {
         name: "copy",

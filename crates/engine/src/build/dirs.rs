@@ -1,6 +1,5 @@
-//! `WORKDIR` and `VOLUME`: a config change, and a layer making the
-//! directories the image lacks, as docker's builders make them (a `RUN`
-//! after `VOLUME /data` can write in `/data`).
+//! `WORKDIR` and `VOLUME`: a config change; `WORKDIR` with a layer making
+//! the directories the image lacks, as docker's builders make them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -75,8 +74,7 @@ impl Builder<'_> {
         })
     }
 
-    /// `VOLUME` (paths expanded): the config's `Volumes`, and the
-    /// directories, root's and 0755, as docker's builders leave them.
+    /// `VOLUME` (paths expanded): the config's `Volumes`.
     pub(super) fn volume(
         &mut self,
         current: Current,
@@ -91,19 +89,13 @@ impl Builder<'_> {
                 "VOLUME specified can not be an empty string",
             ));
         }
-        let absolute: Vec<String> = paths
-            .iter()
-            .map(|p| {
-                if p.starts_with('/') {
-                    p.clone()
-                } else {
-                    format!("/{p}")
-                }
-            })
-            .collect();
         let text = format!("VOLUME {}", json!(paths));
-        let fs = berth_build::ImageFs::open(&self.layer_dirs(&current.layers))?;
-        let dirs = self.image_dirs(&fs, &absolute, &at, "VOLUME")?;
+        // Docker's classic builder makes a volume's directory only when a
+        // later `RUN` mounts it (see `run_build_step`): no layer here.
+        let dirs = Dirs {
+            targets: Vec::new(),
+            existing: BTreeSet::new(),
+        };
         let created_by = located.original.clone();
         self.dirs_step(
             current,

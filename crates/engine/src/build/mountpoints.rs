@@ -59,6 +59,54 @@ fn components(target: &str) -> Vec<&str> {
     parts
 }
 
+/// Makes each target directory and its missing parents (root's, 0755) in
+/// the container's mounted root, resolving symlinks inside the root: the
+/// mountpoints docker's classic builder makes for an image's `VOLUME`s when
+/// a `RUN` step mounts them, kept in the step's layer.
+pub(super) fn make_dirs(rootfs: &Path, targets: &[String]) -> io::Result<()> {
+    let root = open_dir(rootfs)?;
+    for target in targets {
+        let parts = components(target);
+        for depth in 1..=parts.len() {
+            let prefix = parts[..depth].join("/");
+            let open = |root: &OwnedFd| {
+                rustix::fs::openat2(
+                    root,
+                    prefix.as_str(),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+                )
+            };
+            match open(&root) {
+                Ok(_) => continue,
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let parent = if depth == 1 {
+                ".".to_string()
+            } else {
+                parts[..depth - 1].join("/")
+            };
+            let parent = rustix::fs::openat2(
+                &root,
+                parent.as_str(),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )?;
+            match rustix::fs::mkdirat(&parent, parts[depth - 1], Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+            // Dangling symlinks on the way are not followed out: the
+            // lookup must now succeed inside the root.
+            open(&root)?;
+        }
+    }
+    Ok(())
+}
+
 impl Mountpoints {
     /// Finds, in the container's mounted root, which parts of each target
     /// do not exist yet, resolving symlinks inside the root as the runtime

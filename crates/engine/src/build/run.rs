@@ -148,6 +148,13 @@ impl Engine {
             .and_then(|()| out.flush())
             .map_err(|e| EngineError::io("write build output", e))?;
         self.prepare_bundle(&info, &dir, None)?;
+        let volumes: Vec<String> = config_of(&current.doc)
+            .get("Volumes")
+            .and_then(Value::as_object)
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        super::mountpoints::make_dirs(&dir.join("rootfs"), &volumes)
+            .map_err(|e| EngineError::io("make the image's volume directories", e))?;
         let targets: Vec<String> = host
             .options
             .iter()
