@@ -27,6 +27,7 @@ fn in_terminal(root: &Root, args: &str, input: &[&[u8]], size: (u16, u16)) -> Ou
     );
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
+        .env("BERTH_CONFIG", root.config_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -343,6 +343,7 @@ fn progress_modes() {
     let out = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .env("COLUMNS", "200")
+        .env("BERTH_CONFIG", root.config_path())
         .output()
         .unwrap();
     let text = stdout_text(&out);

@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 
 pub const BUSYBOX: &str = "/bin/busybox";
 
+/// The config file every test root has, in a directory of its own.
+const CONFIG: &str = "berth-config.json";
+
 /// True when running as root; the end-to-end tests need it (overlay,
 /// device nodes, ownership). Others print why they skip.
 pub fn need_root() -> bool {
@@ -29,6 +32,8 @@ pub struct Root {
     pub scratch: tempfile::TempDir,
     /// The `--root`: `dir` itself, or a directory deep inside it.
     root: PathBuf,
+    /// Holds the config file berth is given.
+    config_dir: tempfile::TempDir,
 }
 
 impl Root {
@@ -37,14 +42,23 @@ impl Root {
             .prefix("berth-test-")
             .tempdir()
             .expect("create temp root");
-        Root {
+        let root = Root {
             root: dir.path().to_path_buf(),
             dir,
             scratch: tempfile::Builder::new()
                 .prefix("berth-test-files-")
                 .tempdir()
                 .expect("create temp dir"),
-        }
+            config_dir: tempfile::Builder::new()
+                .prefix("berth-test-config-")
+                .tempdir()
+                .expect("create temp dir"),
+        };
+        // No default bridge (docker's `"bridge": "none"`): containers of
+        // tests that are not about networks get `--network none` and leave
+        // no bridge or rule behind. Network tests give their own config.
+        fs::write(root.config_path(), br#"{"bridge": "none"}"#).unwrap();
+        root
     }
 
     /// A root whose path is at least `len` bytes long (in directories of
@@ -70,10 +84,17 @@ impl Root {
         &self.root
     }
 
+    /// The config file berth is given (`BERTH_CONFIG`), for commands run
+    /// other than through [`Root::cmd`].
+    pub fn config_path(&self) -> PathBuf {
+        self.config_dir.path().join(CONFIG)
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
         c.arg("--root").arg(self.path()).args(args);
         c.env_remove("BERTH_ROOT");
+        c.env("BERTH_CONFIG", self.config_path());
         c
     }
 

@@ -120,6 +120,9 @@ enum Command {
     Info(cmd::info::Args),
     /// Show the berth version information
     Version(cmd::version::Args),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(cmd::network::NetworkCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -201,12 +204,20 @@ enum SystemCommand {
 }
 
 /// Logs to stderr at `level` (`warn` when it does not parse).
+/// netlink-packet-route warns about every attribute a newer kernel sends
+/// that it does not know (harmless: berth never reads them), so only its
+/// errors are shown.
 fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| "warn".into())
+        .add_directive(
+            "netlink_packet_route=error"
+                .parse()
+                .expect("valid directive"),
+        );
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .init();
 }
 
@@ -257,6 +268,7 @@ fn main() -> ExitCode {
             cmd::inspect::run(&root, a)
         }
         Command::Image(ImageCommand::Prune(a)) => cmd::prune::run(&root, a),
+        Command::Network(c) => cmd::network::run(&root, c),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(&root, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => cmd::push::run(&root, a),
         Command::Login(a) => cmd::login::run(&root, a),

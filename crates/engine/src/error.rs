@@ -65,6 +65,8 @@ pub enum EngineError {
     InvalidPush(String),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Network(#[from] berth_network::NetworkError),
     /// Docker's own wording.
     #[error("No such container: {}", escape(.0))]
     NoSuchContainer(String),
@@ -146,6 +148,12 @@ impl EngineError {
             EngineError::Store(e) => store_kind(e),
             EngineError::Registry(e) => registry_kind(e),
             EngineError::Runtime(e) => runtime_kind(e),
+            EngineError::Network(e) => match e.kind() {
+                berth_network::ErrorKind::Invalid => InvalidArgument,
+                berth_network::ErrorKind::Conflict => Conflict,
+                berth_network::ErrorKind::NotFound => NotFound,
+                berth_network::ErrorKind::Internal => Internal,
+            },
             EngineError::NoSuchImage(_)
             | EngineError::NoSuchContainer(_)
             | EngineError::NotFound(_) => NotFound,
@@ -181,7 +189,11 @@ impl EngineError {
 
 fn store_kind(e: &StoreError) -> ErrorKind {
     match e {
-        StoreError::NameInUse(_) | StoreError::VolumeInUse { .. } => ErrorKind::Conflict,
+        StoreError::NameInUse(_)
+        | StoreError::VolumeInUse { .. }
+        | StoreError::NetworkExists(_)
+        | StoreError::NetworkInUse { .. }
+        | StoreError::PortAllocated { .. } => ErrorKind::Conflict,
         StoreError::ImageNotFound(_)
         | StoreError::BlobNotFound(_)
         | StoreError::NoSuchVolume(_) => ErrorKind::NotFound,

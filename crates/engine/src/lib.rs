@@ -34,6 +34,7 @@ mod events;
 mod filter;
 mod image;
 mod monitor;
+mod network;
 mod progress;
 mod system;
 mod volume;
@@ -71,6 +72,11 @@ pub use image::{
     RemovedImage, RmiEvent, SaveFormat, SpaceUsage,
 };
 pub use monitor::MonitorOptions;
+pub use network::{
+    network_json, ports_text, ContainerNetworkOptions, EndpointSettings, NetworkAttachment,
+    NetworkConfig, NetworkCreateOptions, NetworkFilter, NetworkInfo, PortSummary, DEFAULT_NETWORK,
+    HOST_NETWORK, NONE_NETWORK,
+};
 pub use progress::{NoProgress, Progress};
 pub use system::{Component, RuntimeInfo, SystemInfo, VersionInfo, API_VERSION, MIN_API_VERSION};
 pub use volume::{

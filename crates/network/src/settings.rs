@@ -28,6 +28,9 @@ pub struct NetworkSettings {
     pub default_address_pools: Option<Vec<AddressPool>>,
     /// docker's `mtu`, for the default bridge's containers.
     pub mtu: Option<u32>,
+    /// docker's `bridge`, of which berth knows one value: `none`, no
+    /// default bridge (containers default to `--network none`).
+    pub bridge: Option<String>,
     /// The default bridge's interface name (berth's key: docker's `bridge`
     /// names a bridge it does not manage).
     pub bridge_name: Option<String>,
@@ -47,6 +50,11 @@ impl NetworkSettings {
         self.default_address_pools
             .clone()
             .unwrap_or_else(default_pools)
+    }
+
+    /// `"bridge": "none"`: no default bridge.
+    pub fn default_bridge_disabled(&self) -> bool {
+        self.bridge.as_deref() == Some("none")
     }
 
     pub fn bridge_name(&self) -> &str {
@@ -76,6 +84,11 @@ impl NetworkSettings {
     /// Checks what a config file says, naming the key at fault.
     pub fn validate(&self) -> Result<(), NetworkError> {
         self.bip()?;
+        if let Some(b) = self.bridge.as_deref().filter(|b| *b != "none") {
+            return Err(NetworkError::invalid(format!(
+                "bridge {b:?}: berth makes its own default bridge; only \"none\" (no default bridge) is known here, name it with bridge-name"
+            )));
+        }
         check_bridge_name(self.bridge_name())
             .map_err(|e| NetworkError::invalid(format!("bridge-name: {e}")))?;
         let prefix = self.table_prefix();

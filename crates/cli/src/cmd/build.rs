@@ -41,8 +41,8 @@ pub struct Args {
     #[arg(long)]
     label: Vec<String>,
     /// Set the networking mode for the RUN instructions during build
-    /// (berth: none (default) or host)
-    #[arg(long, default_value = "none")]
+    /// (default: the default bridge; none or host)
+    #[arg(long, default_value = "default")]
     network: String,
     /// Secret to expose to the build: id=mysecret[,src=/local/secret]
     /// or id=mysecret,env=VAR
@@ -157,9 +157,9 @@ fn progress_display(quiet: bool, mode: &str) -> Result<Box<dyn BuildProgress>> {
 }
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    if !matches!(a.network.as_str(), "none" | "host") {
+    if !matches!(a.network.as_str(), "default" | "bridge" | "none" | "host") {
         bail!(
-            "network {:?} is not supported: use --network none or --network host",
+            "network {:?} is not supported for RUN steps: use default, bridge, none or host",
             a.network
         );
     }

@@ -24,6 +24,7 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod pause;
 pub mod port;
 pub mod prune;

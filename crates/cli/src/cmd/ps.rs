@@ -113,6 +113,14 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             continue;
         }
         let status = berth_engine::status_text(r, health, Utc::now());
+        let ports = if matches!(
+            r.status,
+            berth_engine::ContainerStatus::Running | berth_engine::ContainerStatus::Paused
+        ) {
+            berth_engine::ports_text(&engine.container_ports(&c)?)
+        } else {
+            String::new()
+        };
         let mut command = engine.container_command(&c).join(" ");
         if !a.no_trunc && command.chars().count() > 20 {
             command = command.chars().take(19).collect::<String>() + "…";
@@ -130,7 +138,7 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
             "CreatedAt": r.created_at,
             "RunningFor": since(parse(&Some(r.created_at.clone()))),
             "Status": status,
-            "Ports": "",
+            "Ports": ports,
             "Names": r.name,
             "State": r.status,
             "Labels": labels.join(","),

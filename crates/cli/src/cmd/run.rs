@@ -2,7 +2,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::{ContainerOptions, EngineError, MountOption, StartOptions};
+use berth_engine::{
+    ContainerNetworkOptions, ContainerOptions, EndpointSettings, EngineError, MountOption,
+    StartOptions,
+};
+use berth_network::files::{DnsOptions, ExtraHost};
+use berth_network::ports;
 
 /// The flags `run` and `create` share. `-h` is the hostname, as in docker,
 /// so help is `--help` only.
@@ -45,9 +50,45 @@ pub struct CreateArgs {
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Connect a container to a network (none or host for now)
-    #[arg(long, default_value = "none")]
+    /// Connect a container to a network (bridge, none, host, or a network's name)
+    #[arg(long, alias = "net", default_value = "")]
     pub network: String,
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short, long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
     /// Set meta data on a container
     #[arg(short, long = "label")]
     pub label: Vec<String>,
@@ -119,6 +160,35 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
+    /// `-p`, `-P`, `--expose`, `--dns*`, `--add-host`, `--domainname`,
+    /// parsed once here with docker's messages.
+    fn network_options(&self) -> Result<ContainerNetworkOptions> {
+        let mut publish = Vec::new();
+        for p in &self.publish {
+            publish.extend(ports::parse_publish(p)?);
+        }
+        let mut expose = Vec::new();
+        for e in &self.expose {
+            expose.extend(ports::parse_expose(e)?);
+        }
+        Ok(ContainerNetworkOptions {
+            publish,
+            publish_all: self.publish_all,
+            expose,
+            dns: DnsOptions {
+                servers: self.dns.clone(),
+                search: self.dns_search.clone(),
+                options: self.dns_option.clone(),
+            },
+            extra_hosts: self
+                .add_host
+                .iter()
+                .map(|h| h.parse::<ExtraHost>())
+                .collect::<Result<_, _>>()?,
+            domainname: self.domainname.clone().unwrap_or_default(),
+        })
+    }
+
     pub fn options(&self) -> Result<ContainerOptions> {
         let mut env = Vec::new();
         for f in &self.env_file {
@@ -157,6 +227,13 @@ impl CreateArgs {
             group_add: self.group_add.clone(),
             hostname: self.hostname.clone(),
             network: self.network.clone(),
+            endpoint: EndpointSettings {
+                aliases: self.network_alias.clone(),
+                ipv4: self.ip,
+                ipv6: self.ip6,
+                mac: self.mac_address.clone(),
+            },
+            net: self.network_options()?,
             auto_remove: self.rm,
             interactive: self.interactive,
             tty: self.tty,

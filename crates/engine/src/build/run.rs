@@ -68,7 +68,32 @@ impl Engine {
     /// step's container is killed and deleted, its overlay unmounted and
     /// its directory removed. A killed build cannot do it itself, and the
     /// mount would otherwise stay until reboot.
-    pub(super) fn sweep_abandoned_steps(&self) {
+    /// A `RUN` step on the default bridge (the default, as for docker's
+    /// builders) is a container of the store while it runs, as docker's
+    /// intermediate containers are: its address is leased like any
+    /// container's. Returns whether it is.
+    fn step_on_bridge(&mut self, info: &mut ContainerInfo) -> Result<bool, EngineError> {
+        let mode = match info.options.network.as_str() {
+            "" | "default" => self.default_network_mode()?,
+            "bridge" => crate::network::DEFAULT_NETWORK,
+            _ => return Ok(false),
+        };
+        if mode != crate::network::DEFAULT_NETWORK {
+            info.options.network = mode.to_string();
+            return Ok(false);
+        }
+        info.options.network = "bridge".into();
+        let network = self.network(crate::network::DEFAULT_NETWORK)?;
+        info.record.config = serde_json::to_string(&info.options).expect("options serialize");
+        self.store.insert_container(&info.record)?;
+        if let Err(e) = self.connect_endpoint(&info.record.id, &network, &Default::default(), 0) {
+            let _ = self.store.delete_container(&info.record.id);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    pub(super) fn sweep_abandoned_steps(&mut self) {
         let Ok(entries) = std::fs::read_dir(self.store.root().join("containers")) else {
             return;
         };
@@ -88,6 +113,8 @@ impl Engine {
             if let Ok(backend) = self.backend("") {
                 let _ = backend.delete(&id, true);
             }
+            // A step on the bridge was a container of the store too.
+            let _ = self.store.delete_container(&id);
             drop(StepDir { dir });
         }
     }
@@ -115,7 +142,7 @@ impl Engine {
         let host = self.mount_step(&dir, step.mounts)?;
         let mut env = step.env;
         env.extend(host.env.iter().cloned());
-        let info = ContainerInfo {
+        let mut info = ContainerInfo {
             record: ContainerRecord {
                 id: id.clone(),
                 name: format!("build-{}", &id[..12]),
@@ -147,65 +174,84 @@ impl Engine {
         writeln!(out, " ---> Running in {}", &id[..12])
             .and_then(|()| out.flush())
             .map_err(|e| EngineError::io("write build output", e))?;
-        self.prepare_bundle(&info, &dir, None)?;
-        let volumes: Vec<String> = config_of(&current.doc)
-            .get("Volumes")
-            .and_then(Value::as_object)
-            .map(|v| v.keys().cloned().collect())
-            .unwrap_or_default();
-        super::mountpoints::make_dirs(&dir.join("rootfs"), &volumes)
-            .map_err(|e| EngineError::io("make the image's volume directories", e))?;
-        let targets: Vec<String> = host
-            .options
-            .iter()
-            .map(|m| match m {
-                MountOption::Bind { target, .. } | MountOption::Tmpfs { target, .. } => {
-                    target.clone()
+        let bridged = self.step_on_bridge(&mut info)?;
+        let net = if bridged {
+            match self.container_network(&info) {
+                Ok(net) => net,
+                Err(e) => {
+                    let _ = self.store.delete_container(&id);
+                    return Err(e);
                 }
-            })
-            .collect();
-        let mountpoints = Mountpoints::find(&dir.join("rootfs"), &targets)
-            .map_err(|e| EngineError::io("look for the build mounts' mountpoints", e))?;
-        let backend = self.backend("")?;
-        let (stdout, stderr) = match step.output {
-            Some(fd) => {
-                let copy = fd
-                    .try_clone()
-                    .map_err(|e| EngineError::io("duplicate the build output", e))?;
-                (Stdio::from(fd), Stdio::from(copy))
             }
-            None => (Stdio::null(), Stdio::null()),
+        } else {
+            crate::monitor::ContainerNetwork::none()
         };
-        let running = backend.run(
-            &id,
-            &dir,
-            ContainerStdio {
-                stdin: Stdio::null(),
-                stdout,
-                stderr,
-            },
-        )?;
-        let exit = wait_for(running.runtime_pid);
-        let code = backend.exit_code(&id, &dir, exit);
-        let _ = backend.delete(&id, true);
-        let code = code?;
-        OverlayMount::unmount(&dir.join("rootfs"))?;
-        if code != 0 {
-            return Ok(StepExit::Failed(code));
+        let result = (|| {
+            self.prepare_bundle(&info, &dir, None, &net)?;
+            let volumes: Vec<String> = config_of(&current.doc)
+                .get("Volumes")
+                .and_then(Value::as_object)
+                .map(|v| v.keys().cloned().collect())
+                .unwrap_or_default();
+            super::mountpoints::make_dirs(&dir.join("rootfs"), &volumes)
+                .map_err(|e| EngineError::io("make the image's volume directories", e))?;
+            let targets: Vec<String> = host
+                .options
+                .iter()
+                .map(|m| match m {
+                    MountOption::Bind { target, .. } | MountOption::Tmpfs { target, .. } => {
+                        target.clone()
+                    }
+                })
+                .collect();
+            let mountpoints = Mountpoints::find(&dir.join("rootfs"), &targets)
+                .map_err(|e| EngineError::io("look for the build mounts' mountpoints", e))?;
+            let backend = self.backend("")?;
+            let (stdout, stderr) = match step.output {
+                Some(fd) => {
+                    let copy = fd
+                        .try_clone()
+                        .map_err(|e| EngineError::io("duplicate the build output", e))?;
+                    (Stdio::from(fd), Stdio::from(copy))
+                }
+                None => (Stdio::null(), Stdio::null()),
+            };
+            let running = backend.run(
+                &id,
+                &dir,
+                ContainerStdio {
+                    stdin: Stdio::null(),
+                    stdout,
+                    stderr,
+                },
+            )?;
+            let exit = wait_for(running.runtime_pid);
+            let code = backend.exit_code(&id, &dir, exit);
+            let _ = backend.delete(&id, true);
+            let code = code?;
+            OverlayMount::unmount(&dir.join("rootfs"))?;
+            if code != 0 {
+                return Ok(StepExit::Failed(code));
+            }
+            mountpoints
+                .remove(&dir.join("upper"))
+                .map_err(|e| EngineError::io("remove the build mounts' mountpoints", e))?;
+            let layers: Vec<PathBuf> = current
+                .layers
+                .iter()
+                .rev()
+                .map(|l| self.store.layer_diff_dir(&l.chain_id))
+                .collect();
+            let layer = self.stage_container_layer(&id, &dir.join("upper"), &layers)?;
+            drop(host);
+            drop(guard);
+            Ok(StepExit::Done(layer))
+        })();
+        if bridged {
+            self.teardown_container_network(&id, net);
+            let _ = self.store.delete_container(&id);
         }
-        mountpoints
-            .remove(&dir.join("upper"))
-            .map_err(|e| EngineError::io("remove the build mounts' mountpoints", e))?;
-        let layers: Vec<PathBuf> = current
-            .layers
-            .iter()
-            .rev()
-            .map(|l| self.store.layer_diff_dir(&l.chain_id))
-            .collect();
-        let layer = self.stage_container_layer(&id, &dir.join("upper"), &layers)?;
-        drop(host);
-        drop(guard);
-        Ok(StepExit::Done(layer))
+        result
     }
 }
 

@@ -26,7 +26,7 @@ fn random_name() -> String {
     )
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
@@ -40,12 +40,8 @@ impl Engine {
         opts: ContainerOptions,
     ) -> Result<String, EngineError> {
         let image = self.resolve_image(&opts.image)?;
-        if !matches!(opts.network.as_str(), "none" | "host") {
-            return Err(EngineError::NotImplemented(format!(
-                "network {:?} is not supported yet: use --network none or --network host",
-                opts.network
-            )));
-        }
+        let mut opts = opts;
+        let network = self.container_network_for(&mut opts)?;
         let policy: berth_runtime::restart::RestartPolicy = opts.restart.parse()?;
         if opts.auto_remove && policy != berth_runtime::restart::RestartPolicy::No {
             return Err(EngineError::Invalid(
@@ -87,6 +83,13 @@ impl Engine {
         if let Err(e) = self.store.insert_container(&record) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e.into());
+        }
+        if let Some(network) = network {
+            if let Err(e) = self.connect_endpoint(&id, &network, &opts.endpoint, 0) {
+                let _ = self.store.delete_container(&id);
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
         }
         self.emit(container_event(&record, &opts, ContainerAction::Create));
         Ok(id)

@@ -163,6 +163,32 @@ impl Engine {
                 "Labels": o.labels,
             },
         });
+        inspected["NetworkSettings"] = self.network_settings_json(&info)?;
+        let (bindings, exposed) = self.port_config_json(&info)?;
+        inspected["HostConfig"]["PortBindings"] = bindings;
+        inspected["HostConfig"]["PublishAllPorts"] = json!(o.net.publish_all);
+        inspected["HostConfig"]["Dns"] = json!(o.net.dns.servers);
+        inspected["HostConfig"]["DnsSearch"] = json!(o.net.dns.search);
+        inspected["HostConfig"]["DnsOptions"] = json!(o.net.dns.options);
+        inspected["HostConfig"]["ExtraHosts"] = if o.net.extra_hosts.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(o
+                .net
+                .extra_hosts
+                .iter()
+                .map(|h| format!(
+                    "{}:{}",
+                    h.name,
+                    match h.address {
+                        berth_network::files::HostAddress::Ip(ip) => ip.to_string(),
+                        berth_network::files::HostAddress::HostGateway => "host-gateway".into(),
+                    }
+                ))
+                .collect::<Vec<_>>())
+        };
+        inspected["Config"]["ExposedPorts"] = exposed;
+        inspected["Config"]["Domainname"] = json!(o.net.domainname);
         self.inspect_health(&mut inspected, &info, &image);
         Ok(inspected)
     }

@@ -208,6 +208,8 @@ impl Engine {
         if let Some(runtime) = runtime {
             let _ = self.backend(runtime)?.delete(id, true);
         }
+        // Its port forwards, which the store's rows going would forget.
+        self.release_network(id)?;
         let record = self.store.container(id)?;
         let dir = self.container_dir(id);
         OverlayMount::unmount(&dir.join("rootfs"))?;

@@ -44,6 +44,7 @@ pub use stats::StatsSample;
 pub use status::{human_duration, status_text, ContainerStatus};
 pub use units::{parse_cpus, parse_signal, parse_size};
 
+pub(crate) use create::valid_name;
 pub(crate) use events::{container_event, ran_since};
 pub(crate) use layout::{LOG_FILE, RESTARTING, STOPPED_BY_USER};
 pub(crate) use process::{command_line, environment};

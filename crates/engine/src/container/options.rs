@@ -20,8 +20,15 @@ pub struct ContainerOptions {
     pub user: Option<String>,
     pub group_add: Vec<String>,
     pub hostname: Option<String>,
-    /// `none` or `host`.
+    /// `--network`: `bridge`, `none`, `host`, a network's name or ID;
+    /// empty for the default (`bridge`, or `none` without a default bridge).
     pub network: String,
+    /// `--network-alias`, `--ip`, `--ip6`, `--mac-address` on that network.
+    #[serde(default)]
+    pub endpoint: crate::network::EndpointSettings,
+    /// `-p`, `-P`, `--expose`, `--dns*`, `--add-host`, `--domainname`.
+    #[serde(default)]
+    pub net: crate::network::ContainerNetworkOptions,
     pub auto_remove: bool,
     pub interactive: bool,
     /// `-t`: the container's stdio is a terminal.

@@ -41,6 +41,7 @@ impl Engine {
         info: &ContainerInfo,
         dir: &Path,
         tty_size: Option<(u16, u16)>,
+        net: &super::network::ContainerNetwork,
     ) -> Result<(), EngineError> {
         let image_id = &info.record.image_id;
         let image = ImageConfig::parse(&self.store.content().read(image_id)?)?;
@@ -109,7 +110,10 @@ impl Engine {
                 .map_err(|e| EngineError::io(format!("write {}", p.display()), e))
         };
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        if info.options.network == "host" {
+        if let (Some(resolv_text), Some(hosts_text)) = (&net.resolv_conf, &net.hosts) {
+            write(&hosts, hosts_text)?;
+            write(&resolv, resolv_text)?;
+        } else if info.options.network == "host" {
             write(
                 &hosts,
                 &std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
@@ -197,7 +201,7 @@ impl Engine {
             network: if info.options.network == "host" {
                 NetworkMode::Host
             } else {
-                NetworkMode::None
+                net.mode.clone()
             },
             resources: Resources {
                 memory: info.options.memory,

@@ -13,6 +13,9 @@ mod exec;
 mod health;
 mod hub;
 mod io;
+mod network;
+
+pub(crate) use network::ContainerNetwork;
 
 use berth_runtime::backend::{Runc, RuntimeBackend, RuntimeExit};
 use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
@@ -102,6 +105,29 @@ impl Engine {
         execs.listen()?;
         // However the runs end, the execs' ends are recorded first.
         let _execs = exec::FinishOnDrop(execs);
+        let net = match self.container_network(info) {
+            Ok(net) => net,
+            Err(e) => {
+                if info.options.auto_remove {
+                    let _ = self.destroy_container(&info.record.id, None, true);
+                }
+                return Err(e);
+            }
+        };
+        let result = self.monitor_loop(info, dir, backend, hub, opts, &net);
+        self.teardown_container_network(&info.record.id, net);
+        result
+    }
+
+    fn monitor_loop(
+        &mut self,
+        info: &ContainerInfo,
+        dir: &Path,
+        backend: &Runc,
+        hub: &Arc<Hub>,
+        opts: MonitorOptions,
+        net: &network::ContainerNetwork,
+    ) -> Result<i32, EngineError> {
         let policy: RestartPolicy = info.options.restart.parse()?;
         let mut restarts = RestartManager::new(policy);
         let stop_marker = dir.join(STOPPED_BY_USER);
@@ -113,7 +139,7 @@ impl Engine {
         let code = loop {
             let started = self
                 .acquire_volumes(&info.record.id, &HostMounter)
-                .and_then(|()| self.prepare_bundle(info, dir, opts.tty_size))
+                .and_then(|()| self.prepare_bundle(info, dir, opts.tty_size, net))
                 .and_then(|()| ContainerIo::new(info, opts.tty_size))
                 .and_then(|io| {
                     let running = backend.run(&info.record.id, dir, io.stdio)?;

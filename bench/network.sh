@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Networks: `run --rm IMAGE true` on the default bridge, and 1 GiB through a
+# port published on 127.0.0.1 (busybox nc on the host into busybox nc in
+# the container), berth against docker in one run, as ratios (docker time /
+# berth time; above 1 means berth is faster). docker is a private dockerd
+# started here with its defaults (docker0, iptables, userland proxy), its
+# own data and exec roots and socket, stopped by pid at the end; the
+# iptables chains it made are removed again. berth uses a config of its
+# own (bridge btbench0, 10.213.230.0/24). Needs root, hyperfine,
+# busybox-static and docker.io.
+#
+#   sudo bench/network.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+cargo build --release --quiet -p berth-cli
+berth_bin=$PWD/target/release/berth
+work=$(mktemp -d /tmp/berth-bench-net.XXXXXX)
+root=$work/berth-root
+cat > "$work/config.json" <<JSON
+{"bridge-name": "btbench0", "firewall-table": "btbench", "bip": "10.213.230.1/24"}
+JSON
+export BERTH_CONFIG=$work/config.json
+berth="$berth_bin --root $root"
+sock=$work/docker.sock
+docker="/usr/bin/docker -H unix://$sock"
+iptables-save > "$work/iptables.before" 2>/dev/null || true
+forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '/^-P FORWARD/ {print $3}')
+/usr/sbin/dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" \
+    -H "unix://$sock" --pidfile "$work/docker.pid" >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+cleanup() {
+    $berth rm -f $($berth ps -aq) >/dev/null 2>&1 || true
+    $docker rm -f $($docker ps -aq) >/dev/null 2>&1 || true
+    kill "$dockerd_pid" 2>/dev/null || true
+    wait "$dockerd_pid" 2>/dev/null || true
+    umount -R "$work/docker-data" 2>/dev/null || true
+    ip link del btbench0 2>/dev/null || true
+    nft delete table inet btbench-btbench0 2>/dev/null || true
+    # docker's chains, when they were not there before this run.
+    if ! grep -q ':DOCKER ' "$work/iptables.before" 2>/dev/null; then
+        for c in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-USER; do
+            while iptables -D FORWARD -j "$c" 2>/dev/null; do :; done
+        done
+        iptables -D FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || true
+        iptables -D FORWARD -o docker0 -j DOCKER 2>/dev/null || true
+        iptables -D FORWARD -i docker0 ! -o docker0 -j ACCEPT 2>/dev/null || true
+        iptables -D FORWARD -i docker0 -o docker0 -j ACCEPT 2>/dev/null || true
+        for c in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
+            iptables -F "$c" 2>/dev/null || true
+            iptables -X "$c" 2>/dev/null || true
+        done
+        iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null || true
+        iptables -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null || true
+        iptables -t nat -D POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE 2>/dev/null || true
+        iptables -t nat -F DOCKER 2>/dev/null || true
+        iptables -t nat -X DOCKER 2>/dev/null || true
+        [ -n "$forward_policy" ] && iptables -P FORWARD "$forward_policy" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 60); do $docker version >/dev/null 2>&1 && break; sleep 0.5; done
+
+scripts/make-busybox-rootfs.sh "$work/rootfs.tar"
+$berth import "$work/rootfs.tar" bb:1 >/dev/null
+$docker import "$work/rootfs.tar" berth-bench-busybox:1 >/dev/null
+# Both default bridges exist before timing starts.
+$berth run --rm bb:1 true
+$docker run --rm berth-bench-busybox:1 true
+
+hyperfine --runs "$runs" --warmup 3 --export-json "$work/run.json" \
+    -n "berth run --rm (bridge)" "$berth run --rm bb:1 true" \
+    -n "docker run --rm (bridge)" "$docker run --rm berth-bench-busybox:1 true"
+
+# Throughput: 1 GiB from the host to 127.0.0.1:PORT, into nc in the
+# container, whose exit ends the run. Three runs each, the median kept.
+through() { # name port run-command...
+    local name=$1 port=$2
+    shift 2
+    local times=()
+    for _ in 1 2 3; do
+        id=$("$@" run -d -p "127.0.0.1:$port:80" "$image" sh -c 'nc -l -p 80 > /dev/null')
+        sleep 0.5
+        start=$(date +%s.%N)
+        head -c 1073741824 /dev/zero | busybox nc 127.0.0.1 "$port"
+        "$@" wait "$id" >/dev/null
+        end=$(date +%s.%N)
+        "$@" rm -f "$id" >/dev/null
+        times+=("$(echo "$end - $start" | bc)")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n 2p > "$work/$name.time"
+}
+image=bb:1 through berth 18230 $berth
+image=berth-bench-busybox:1 through docker 18231 $docker
+
+python3 - "$work/run.json" "$work/berth.time" "$work/docker.time" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+b = next(x for x in r if x["command"].startswith("berth"))
+for x in r:
+    print(f"{x['command']:<28} median {x['median']*1000:8.0f} ms   {x['median']/b['median']:5.2f}x berth's time")
+bt, dt = (float(open(p).read()) for p in sys.argv[2:4])
+print(f"{'berth 1 GiB via -p 127.0.0.1':<28} {bt:8.2f} s   {1024/bt:7.0f} MiB/s")
+print(f"{'docker 1 GiB via -p 127.0.0.1':<28} {dt:8.2f} s   {1024/dt:7.0f} MiB/s   {dt/bt:5.2f}x berth's time")
+PY
