@@ -134,6 +134,8 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(cmd::volume::Command),
+    /// Generate the autocompletion script for the specified shell
+    Completion(cmd::completion::Args),
 }
 
 #[derive(Subcommand)]
@@ -150,13 +152,21 @@ enum ImageCommand {
     /// Remove one or more images
     #[command(visible_alias = "remove", name = "rm")]
     Rm(cmd::rmi::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(cmd::tag::Args),
+    /// Display detailed information on one or more images
     Inspect(cmd::inspect::Args),
+    /// Show the history of an image
     History(cmd::history::Args),
+    /// Load images from a tar archive or an OCI layout (default: standard input)
     Load(cmd::load::Args),
+    /// Save images to a tar archive (default: standard output)
     Save(cmd::save::Args),
+    /// Import a filesystem tarball as a one-layer image
     Import(cmd::import::Args),
+    /// Download an image from a registry
     Pull(cmd::pull::Args),
+    /// Upload an image to a registry
     Push(cmd::push::Args),
     /// Remove unused images
     Prune(cmd::prune::Args),
@@ -321,6 +331,7 @@ fn main() -> ExitCode {
         Command::Builder(BuilderCommand::Prune(a)) => cmd::builder_prune::run(&root, a),
         Command::Serve(a) => cmd::serve::run(&root, a),
         Command::Volume(c) => cmd::volume::run(&root, c),
+        Command::Completion(a) => cmd::completion::run(a, <Cli as clap::CommandFactory>::command()),
     };
     exit_code(result, convention)
 }
@@ -334,5 +345,26 @@ mod tests {
     #[test]
     fn command_line_definition_is_valid() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `berth image --help` and every other group list each subcommand
+    /// with its one-line description, as docker's do.
+    #[test]
+    fn every_command_says_what_it_does() {
+        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub
+                    .get_about()
+                    .is_none_or(|a| a.to_string().trim().is_empty())
+                {
+                    missing.push(path.clone());
+                }
+                check(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&super::Cli::command(), "berth", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
     }
 }

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod build;
 pub mod builder_prune;
 pub mod commit;
+pub mod completion;
 pub mod container_prune;
 pub mod cp;
 pub mod create;
