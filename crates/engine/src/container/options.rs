@@ -25,10 +25,10 @@ pub struct ContainerOptions {
     pub network: String,
     /// `--network-alias`, `--ip`, `--ip6`, `--mac-address` on that network.
     #[serde(default)]
-    pub endpoint: crate::network::EndpointSettings,
+    pub endpoint: super::network_options::EndpointSettings,
     /// `-p`, `-P`, `--expose`, `--dns*`, `--add-host`, `--domainname`.
     #[serde(default)]
-    pub net: crate::network::ContainerNetworkOptions,
+    pub net: super::network_options::ContainerNetworkOptions,
     pub auto_remove: bool,
     pub interactive: bool,
     /// `-t`: the container's stdio is a terminal.

@@ -16,21 +16,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{host_network, network_settings, NetworkInfo};
+use crate::container::EndpointSettings;
 use crate::{Engine, EngineError};
-
-/// A container's settings on one network (`--network-alias`, `--ip`,
-/// `--ip6`, `--mac-address`; docker's `EndpointSettings`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointSettings {
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    #[serde(default)]
-    pub ipv4: Option<Ipv4Addr>,
-    #[serde(default)]
-    pub ipv6: Option<std::net::Ipv6Addr>,
-    #[serde(default)]
-    pub mac: Option<String>,
-}
 
 /// What the store keeps for a connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 use crate::container::now_rfc3339;
 use crate::{Engine, EngineError};
 
+pub use crate::container::{ContainerNetworkOptions, EndpointSettings};
 pub use container::{ports_text, PortSummary};
 pub(crate) use endpoint::endpoint_aliases;
-pub use endpoint::{EndpointSettings, NetworkAttachment};
+pub use endpoint::NetworkAttachment;
 pub use filter::NetworkFilter;
 pub use inspect::network_json;
 pub(crate) use names::StoreNames;
@@ -604,22 +605,4 @@ mod tests {
             "cannot configure multiple gateways (10.213.1.1, 10.213.1.2) for the same subnet (10.213.1.0/24)"
         );
     }
-}
-
-/// A container's network options beyond the network names
-/// (`-p`, `-P`, `--dns*`, `--add-host`, `--domainname`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerNetworkOptions {
-    #[serde(default)]
-    pub publish: Vec<berth_network::ports::PortMapping>,
-    #[serde(default)]
-    pub publish_all: bool,
-    #[serde(default)]
-    pub expose: Vec<berth_network::ports::ContainerPort>,
-    #[serde(default)]
-    pub dns: berth_network::files::DnsOptions,
-    #[serde(default)]
-    pub extra_hosts: Vec<berth_network::files::ExtraHost>,
-    #[serde(default)]
-    pub domainname: String,
 }
