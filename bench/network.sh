@@ -37,6 +37,10 @@ cleanup() {
     umount -R "$work/docker-data" 2>/dev/null || true
     ip link del btbench0 2>/dev/null || true
     nft delete table inet btbench-btbench0 2>/dev/null || true
+    # The accept rules berth adds beside docker's FORWARD DROP policy.
+    while iptables -D FORWARD -j BERTH-btbench0 2>/dev/null; do :; done
+    iptables -F BERTH-btbench0 2>/dev/null || true
+    iptables -X BERTH-btbench0 2>/dev/null || true
     # docker's chains, when they were not there before this run.
     if ! grep -q ':DOCKER ' "$work/iptables.before" 2>/dev/null; then
         for c in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-USER; do
@@ -74,13 +78,14 @@ hyperfine --runs "$runs" --warmup 3 --export-json "$work/run.json" \
     -n "docker run --rm (bridge)" "$docker run --rm berth-bench-busybox:1 true"
 
 # Throughput: 1 GiB from the host to 127.0.0.1:PORT, into nc in the
-# container, whose exit ends the run. Three runs each, the median kept.
+# container, whose exit ends the run (its stdin a FIFO it holds open
+# itself: busybox nc quits at its stdin's end). Three runs each, the median kept.
 through() { # name port run-command...
     local name=$1 port=$2
     shift 2
     local times=()
     for _ in 1 2 3; do
-        id=$("$@" run -d -p "127.0.0.1:$port:80" "$image" sh -c 'nc -l -p 80 > /dev/null')
+        id=$("$@" run -d -p "127.0.0.1:$port:80" "$image" sh -c 'mkfifo /tmp/in && nc -l -p 80 <>/tmp/in >/dev/null')
         sleep 0.5
         start=$(date +%s.%N)
         head -c 1073741824 /dev/zero | busybox nc 127.0.0.1 "$port"
