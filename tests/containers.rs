@@ -142,6 +142,23 @@ fn containers_get_dockers_security_defaults() {
         "/proc/self/status",
     ]);
     assert!(added.contains("00000000a82425fb"), "{added}");
+    // --privileged and --cap-add ALL grant what berth itself may give:
+    // this host's bounding set (a VM can lack CAP_SYS_RESOURCE).
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string()))
+        .unwrap();
+    for flags in [&["--privileged"][..], &["--cap-add", "ALL"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "grep", "CapEff", "/proc/self/status"]);
+        let all = root.ok(&args);
+        assert!(
+            all.contains(&bounding),
+            "{flags:?}: {all} (host {bounding})"
+        );
+    }
     let unconfined = root.ok(&[
         "run",
         "--rm",

@@ -94,7 +94,33 @@ fn normalize(names: &[String]) -> Result<Vec<String>, RuntimeError> {
         .collect()
 }
 
-/// The container's capability list: everything for `--privileged`,
+/// Every capability this process may hand on: those in its bounding set
+/// (`CapBnd` in /proc/self/status), in the kernel's order. A VM or an outer
+/// container can lack some (here `CAP_SYS_RESOURCE`), and asking runc for
+/// one outside the set fails the start with EPERM.
+pub(crate) fn grantable_capabilities() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        });
+    within_bounding_set(bounding)
+}
+
+fn within_bounding_set(bounding: Option<u64>) -> Vec<String> {
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bounding.is_none_or(|set| set & (1 << bit) != 0))
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// The container's capability list: every grantable one for `--privileged`
+/// and `--cap-add ALL` (as docker, bounded by what berth itself may give),
 /// otherwise docker's defaults minus drops plus adds, where `ALL` on either
 /// side means "start from everything" or "start from nothing".
 pub fn resolve_capabilities(
@@ -104,13 +130,13 @@ pub fn resolve_capabilities(
 ) -> Result<Vec<String>, RuntimeError> {
     let owned = |list: &[&str]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
     if privileged {
-        return Ok(owned(&ALL_CAPABILITIES));
+        return Ok(grantable_capabilities());
     }
     let drops = normalize(cap_drop)?;
     let adds = normalize(cap_add)?;
     let all = "ALL".to_string();
     let mut caps: Vec<String> = if adds.contains(&all) {
-        owned(&ALL_CAPABILITIES)
+        grantable_capabilities()
             .into_iter()
             .filter(|c| !drops.contains(c))
             .collect()
@@ -166,13 +192,21 @@ mod tests {
     }
 
     #[test]
-    fn privileged_gets_everything() {
+    fn privileged_gets_everything_grantable() {
         let caps = resolve_capabilities(&s(&["foo"]), &[], true).unwrap();
-        assert_eq!(caps.len(), 41);
+        assert_eq!(caps, grantable_capabilities());
+        assert_eq!(within_bounding_set(None).len(), 41);
         assert_eq!(
-            format!("{:016x}", capability_mask(&caps)),
+            format!(
+                "{:016x}",
+                capability_mask(&within_bounding_set(Some(0x1ff_ffff_ffff)))
+            ),
             "000001ffffffffff"
         );
+        // This VM's set: everything but CAP_SYS_RESOURCE (bit 24).
+        let bounded = within_bounding_set(Some(0x1ff_feff_ffff));
+        assert_eq!(bounded.len(), 40);
+        assert!(!bounded.contains(&"CAP_SYS_RESOURCE".to_string()));
     }
 
     #[test]
@@ -201,7 +235,7 @@ mod tests {
     #[test]
     fn add_all_minus_drops() {
         let caps = resolve_capabilities(&s(&["all"]), &s(&["sys_admin"]), false).unwrap();
-        assert_eq!(caps.len(), 40);
+        assert_eq!(caps.len(), grantable_capabilities().len() - 1);
         assert!(!caps.contains(&"CAP_SYS_ADMIN".to_string()));
     }
 
