@@ -253,7 +253,11 @@ impl Drop for DockerImages {
         for name in &self.0 {
             let _ = docker()
                 .unwrap()
-                .args(["rmi", "-f", name])
+                // Without --no-prune, removing a tag also removes its
+                // untagged parents, which the classic builder shares as
+                // cache with builds of other tests running at the same
+                // time: theirs then fail with "unknown parent image ID".
+                .args(["rmi", "-f", "--no-prune", name])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();
