@@ -7,7 +7,8 @@ use oci_spec::runtime::Capability;
 use crate::RuntimeError;
 
 /// Every capability the kernel defines, at its bit number (the index).
-/// `--privileged` and `--cap-add ALL` grant exactly this list.
+/// `--privileged` and `--cap-add ALL` grant those of them in berth's own
+/// bounding set (`grantable_capabilities`).
 pub const ALL_CAPABILITIES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
