@@ -116,7 +116,13 @@ impl Engine {
         };
         let result = self.monitor_loop(info, dir, backend, hub, opts, &net);
         self.teardown_container_network(&info.record.id, net);
-        result
+        let code = result?;
+        if info.options.auto_remove && !dir.join(RESTARTING).exists() {
+            // After the teardown: the network's mounts live in its
+            // directory. Unmounts as well; the runtime removed its part.
+            self.destroy_container(&info.record.id, None, true)?;
+        }
+        Ok(code)
     }
 
     fn monitor_loop(
@@ -236,10 +242,9 @@ impl Engine {
                 None => break code,
             }
         };
-        if info.options.auto_remove && !dir.join(RESTARTING).exists() {
-            // Unmounts as well; the runtime removed its part already.
-            self.destroy_container(&record.id, None, true)?;
-        } else {
+        // An `--rm` container is removed by `monitor_runs`, once its
+        // network is torn down.
+        if !info.options.auto_remove || dir.join(RESTARTING).exists() {
             if info.options.auto_remove {
                 OverlayMount::unmount(&dir.join("rootfs"))?;
             }
