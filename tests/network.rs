@@ -74,23 +74,84 @@ impl NetRoot {
 impl Drop for NetRoot {
     fn drop(&mut self) {
         let _ = self.run(&["rm", "-f", "-a"]);
-        for n in self.ok_quiet(&["network", "ls", "-q", "--filter", "type=custom"]) {
+        // Bridges named after their network (`br-<id>`) are this test's
+        // too.
+        let mut names = vec![format!("bt{}", self.tag)];
+        for n in self.ok_quiet(&[
+            "network",
+            "ls",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "type=custom",
+        ]) {
+            names.push(format!("br-{}", &n[..12.min(n.len())]));
             let _ = self.run(&["network", "rm", &n]);
         }
-        // What berth leaves by design outlives a root: the default bridge
-        // and its table (docker keeps docker0 too). A test cleans them.
-        let _ = Command::new("ip")
-            .args(["link", "del", &format!("bt{}0", self.tag)])
-            .output();
+        // What berth leaves by design outlives a root: the default bridge,
+        // its table and its iptables chain (docker keeps docker0 too). A
+        // test removes them by hand.
+        let bridge = format!("bt{}0", self.tag);
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        let table = format!("bt{}-{bridge}", self.tag);
         let _ = Command::new("nft")
-            .args([
-                "delete",
-                "table",
-                "inet",
-                &format!("bt{}-bt{}0", self.tag, self.tag),
-            ])
+            .args(["delete", "table", "inet", &table])
             .output();
+        let chain = format!("BERTH-{bridge}");
+        for iptables in ["iptables", "ip6tables"] {
+            let ipt = |args: &[&str]| Command::new(iptables).args(args).output();
+            while ipt(&["-D", "FORWARD", "-j", &chain]).is_ok_and(|o| o.status.success()) {}
+            let _ = ipt(&["-F", &chain]);
+            let _ = ipt(&["-X", &chain]);
+        }
+        // A failing test has said why already; a passing one must leave
+        // nothing behind.
+        if !std::thread::panicking() {
+            let left = leftovers(&names, &self.root);
+            assert!(left.is_empty(), "left behind: {left:#?}");
+        }
     }
+}
+
+/// The links, nftables tables, iptables chains and rules whose names
+/// start with (or hold) one of `names`, and the mounts under the root,
+/// that are still there.
+fn leftovers(names: &[String], root: &Root) -> Vec<String> {
+    let ours = |l: &str| names.iter().any(|n| l.contains(n.as_str()));
+    let text = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut left: Vec<String> = text("ip", &["-br", "link"])
+        .lines()
+        .filter(|l| ours(l))
+        .map(|l| format!("link {l}"))
+        .collect();
+    left.extend(
+        text("nft", &["list", "tables"])
+            .lines()
+            .filter(|l| ours(l))
+            .map(|l| l.to_string()),
+    );
+    for iptables in ["iptables", "ip6tables"] {
+        for table in ["filter", "nat"] {
+            left.extend(
+                text(iptables, &["-t", table, "-S"])
+                    .lines()
+                    .filter(|l| ours(l))
+                    .map(|l| format!("{iptables} -t {table} {l}")),
+            );
+        }
+    }
+    left.extend(
+        common::mounts_under(root)
+            .into_iter()
+            .map(|m| format!("mount {m}")),
+    );
+    left
 }
 
 impl NetRoot {

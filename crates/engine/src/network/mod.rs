@@ -400,7 +400,11 @@ impl Engine {
         self.store.insert_network(&record)?;
         // docker makes the bridge at once; a failure takes the record back.
         let info = NetworkInfo { record, config };
-        if let Err(e) = host.ensure_network(&info.bridge_network()?) {
+        let net = info.bridge_network()?;
+        if let Err(e) = host.ensure_network(&net) {
+            // What was made before the failure (the bridge, part of the
+            // rules) goes with the record.
+            let _ = host.remove_network(&net);
             let _ = self.store.delete_network(&info.record.id);
             return Err(e.into());
         }
@@ -460,23 +464,48 @@ impl Engine {
             )));
         }
         self.reconcile_network_leases()?;
-        match self.store.delete_network(&info.record.id) {
-            Ok(()) => {}
-            Err(StoreError::NetworkInUse { containers }) => {
-                return Err(EngineError::Conflict(format!(
-                    "error while removing network: network {} id {} has active endpoints ({})",
-                    info.record.name,
-                    info.record.id,
-                    containers.join(", ")
-                )))
+        let mut users: Vec<String> = self
+            .store
+            .all_leases()?
+            .into_iter()
+            .filter(|l| l.network_id == info.record.id)
+            .map(|l| l.container_id)
+            .collect();
+        users.dedup();
+        if !users.is_empty() {
+            let mut names = Vec::with_capacity(users.len());
+            for id in users {
+                names.push(match self.store.container(&id)? {
+                    Some(c) => c.name,
+                    None => id,
+                });
             }
-            Err(e) => return Err(e.into()),
+            return Err(network_in_use(&info, &names));
         }
-        if info.is_bridge() {
+        // The host's side goes first, the record last: a process killed in
+        // between leaves a network that a second `network rm` (or the next
+        // container on it) finds and finishes, never a bridge or firewall
+        // rules that no record names.
+        let bridge = if info.is_bridge() {
             let settings = network_settings()?;
-            host_network(&settings)?.remove_network(&info.bridge_network()?)?;
+            let mut host = host_network(&settings)?;
+            let net = info.bridge_network()?;
+            host.remove_network(&net)?;
+            Some((host, net))
+        } else {
+            None
+        };
+        match self.store.delete_network(&info.record.id) {
+            Ok(()) => Ok(info),
+            Err(StoreError::NetworkInUse { containers }) => {
+                // A container joined since the check: it needs the bridge.
+                if let Some((mut host, net)) = bridge {
+                    host.ensure_network(&net)?;
+                }
+                Err(network_in_use(&info, &containers))
+            }
+            Err(e) => Err(e.into()),
         }
-        Ok(info)
     }
 
     /// The network a container is on when it names none: `bridge`, or
@@ -554,6 +583,15 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+fn network_in_use(info: &NetworkInfo, containers: &[String]) -> EngineError {
+    EngineError::Conflict(format!(
+        "error while removing network: network {} id {} has active endpoints ({})",
+        info.record.name,
+        info.record.id,
+        containers.join(", ")
+    ))
 }
 
 fn ignore_exists(r: Result<NetworkInfo, EngineError>) -> Result<(), EngineError> {
