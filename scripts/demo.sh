@@ -62,7 +62,12 @@ $berth build -t hello-web --build-arg GREETING='hello from a berth build' exampl
 step "berth run -d --name web -p 8080:8080 hello-web && curl http://127.0.0.1:8080/"
 $berth run -d --name web -p 8080:8080 hello-web
 fetch() { if command -v curl >/dev/null; then curl -fsS "$1"; else busybox wget -qO- "$1"; fi; }
-for _ in $(seq 50); do fetch http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.1; done
+# httpd needs a moment to listen; a page that never comes stops the demo.
+fetch_when_up() {
+    for _ in $(seq 50); do fetch "$1" 2>/dev/null && return; sleep 0.1; done
+    fetch "$1"
+}
+fetch_when_up http://127.0.0.1:8080/
 step "berth port web; berth ps"
 $berth port web
 $berth ps
@@ -70,7 +75,7 @@ step "berth network create demo-net; two containers talk by name"
 $berth network create demo-net
 $berth run -d --name site --network demo-net --network-alias www hello-web
 for _ in $(seq 50); do $berth run --rm --network demo-net busybox sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc www 8080' 2>/dev/null | grep -q . && break; sleep 0.1; done
-$berth run --rm --network demo-net busybox sh -c 'nslookup www | tail -2; printf "GET / HTTP/1.0\r\n\r\n" | nc www 8080 | tail -1'
+$berth run --rm --network demo-net busybox sh -c 'nslookup www | grep -m1 -A1 "^Name:"; printf "GET / HTTP/1.0\r\n\r\n" | nc www 8080 | tail -1'
 $berth rm -f web site >/dev/null
 $berth network rm demo-net
 step "berth system df"

@@ -364,10 +364,23 @@ fn default_bridge_and_published_ports() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    // A web image, built on the default bridge (a build's RUN steps are
+    // there too, as docker's), run with -p as the README's demo does.
+    let ctx = r.root.scratch.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb:1\nRUN ip route | grep 'default via 10.213.21.1'\n\
+         RUN mkdir /www && echo hello > /www/index.html\n\
+         EXPOSE 80\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+    )
+    .unwrap();
+    r.ok(&["build", "-q", "-t", "netweb", ctx.to_str().unwrap()]);
     let publish = format!("{port}:80");
-    let id = web(
-        &r,
-        &[
+    let id = r
+        .ok(&[
+            "run",
+            "-d",
             "--name",
             "web",
             "-p",
@@ -376,9 +389,12 @@ fn default_bridge_and_published_ports() {
             "127.0.0.1::81",
             "--expose",
             "443",
-        ],
-        "hello",
-    );
+            "netweb",
+        ])
+        .trim()
+        .to_string();
+    // httpd listens within a few milliseconds of the start.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     // From the host: loopback, and the host's other addresses.
     assert_eq!(
         http_get(&format!("127.0.0.1:{port}"), "/index.html").as_deref(),
@@ -442,15 +458,6 @@ fn default_bridge_and_published_ports() {
         .trim()
         .to_string();
     assert!(r.ok(&["port", &all, "7000"]).starts_with("0.0.0.0:"));
-    // A build's RUN steps are on the default bridge too, as docker's.
-    let ctx = r.root.scratch.path().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM bb:1\nRUN ip route | grep 'default via 10.213.21.1'\n",
-    )
-    .unwrap();
-    r.ok(&["build", "-q", "-t", "netbuild", ctx.to_str().unwrap()]);
     let none = r.run(&[
         "build",
         "-q",
