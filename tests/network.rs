@@ -501,7 +501,13 @@ fn user_networks_names_isolation_and_internal() {
     }
     let r = NetRoot::new("un", 22);
     common::import_busybox(&r.root, "bb:1");
-    for n in [&["app"][..], &["other"], &["--internal", "closed"]] {
+    // app and other are dual-stack: an IPv4 subnet from the pool and the
+    // IPv6 one given.
+    for n in [
+        &["--ipv6", "--subnet", "fd00:213:22::/64", "app"][..],
+        &["--ipv6", "--subnet", "fd00:213:23::/64", "other"],
+        &["--internal", "closed"],
+    ] {
         let mut args = vec!["network", "create"];
         args.extend_from_slice(n);
         r.ok(&args);
@@ -525,13 +531,26 @@ fn user_networks_names_isolation_and_internal() {
     let fetch = |host: &str| {
         format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 80 | tail -1")
     };
-    // By name, alias and short ID on the same network.
+    let web_ip6 = r
+        .ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.app.GlobalIPv6Address}}",
+            "web",
+        ])
+        .trim()
+        .to_string();
+    assert!(web_ip6.starts_with("fd00:213:22::"), "{web_ip6}");
+    // By name, alias and short ID on the same network; over IPv6 by
+    // address and by the name's AAAA record.
     let short = r.ok(&["inspect", "-f", "{{.Id}}", "web"])[..12].to_string();
     let script = format!(
-        "nslookup web >/dev/null && nslookup site >/dev/null && {} && {} && {}",
+        "nslookup web >/dev/null && nslookup site >/dev/null && {} && {} && {} && \
+         nslookup -type=aaaa web | grep -q 'Address: {web_ip6}$' && {}",
         fetch("web"),
         fetch("site"),
-        fetch(&short)
+        fetch(&short),
+        fetch(&web_ip6)
     );
     let out = r.ok(&[
         "run",
@@ -545,7 +564,7 @@ fn user_networks_names_isolation_and_internal() {
         "-c",
         &script,
     ]);
-    assert_eq!(out, "app-page\napp-page\napp-page\n");
+    assert_eq!(out, "app-page\napp-page\napp-page\napp-page\n");
     let web_ip = r
         .ok(&[
             "inspect",
@@ -555,8 +574,10 @@ fn user_networks_names_isolation_and_internal() {
         ])
         .trim()
         .to_string();
-    // Not from another network, not from the default bridge (where the
-    // name is not known either), not from an internal one.
+    // Not from another network (over IPv4 or IPv6), not from the default
+    // bridge (where the name is not known either), not from an internal
+    // one.
+    let both = format!("{}; {}", fetch(&web_ip), fetch(&web_ip6));
     for net in ["other", "bridge", "closed"] {
         let out = r.run(&[
             "run",
@@ -568,7 +589,7 @@ fn user_networks_names_isolation_and_internal() {
             "bb:1",
             "sh",
             "-c",
-            &fetch(&web_ip),
+            &both,
         ]);
         assert!(
             String::from_utf8_lossy(&out.stdout).trim().is_empty(),
