@@ -71,7 +71,7 @@ pub trait RuntimeBackend: Send + Sync {
 /// The runtimes containers can name (`--runtime`). The engine is given one
 /// when it opens and asks it for every backend it uses, so it never names
 /// runc itself and its unit tests can hand it a fake
-/// ([`crate::fake::FakeRuntime`], feature `fake`).
+/// (`FakeRuntime` in `fake.rs`, feature `fake`).
 pub trait Runtimes: Send + Sync {
     /// The backend for a container's `--runtime`; `""` is the default.
     fn backend(&self, name: &str) -> Result<Arc<dyn RuntimeBackend>, RuntimeError>;
