@@ -40,6 +40,9 @@ mod system;
 mod volume;
 
 use std::path::Path;
+use std::sync::Arc;
+
+use berth_runtime::backend::{RuncRuntimes, Runtimes};
 
 use berth_reference::Reference;
 use berth_store::Store;
@@ -86,13 +89,22 @@ pub use volume::{
 
 pub struct Engine {
     store: Store,
+    /// The OCI runtimes containers run with; the only place runc is chosen.
+    runtimes: Arc<dyn Runtimes>,
 }
 
 impl Engine {
-    /// Opens the state under `root` (created if missing).
+    /// Opens the state under `root` (created if missing), with runc (or the
+    /// runtime a container names) keeping its state under `root/runc`.
     pub fn open(root: &Path) -> Result<Engine, EngineError> {
+        Engine::with_runtime(root, Arc::new(RuncRuntimes::new(&root.join("runc"))))
+    }
+
+    /// Opens the state under `root` with other runtimes (a fake in tests).
+    pub fn with_runtime(root: &Path, runtimes: Arc<dyn Runtimes>) -> Result<Engine, EngineError> {
         Ok(Engine {
             store: Store::open(root)?,
+            runtimes,
         })
     }
 

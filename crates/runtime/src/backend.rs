@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 
@@ -66,6 +66,37 @@ pub trait RuntimeBackend: Send + Sync {
         process: &ExecProcess,
         stdio: ContainerStdio,
     ) -> Result<RunningExec, RuntimeError>;
+}
+
+/// The runtimes containers can name (`--runtime`). The engine is given one
+/// when it opens and asks it for every backend it uses, so it never names
+/// runc itself and its unit tests can hand it a fake
+/// (`FakeRuntime` in `fake.rs`, feature `fake`).
+pub trait Runtimes: Send + Sync {
+    /// The backend for a container's `--runtime`; `""` is the default.
+    fn backend(&self, name: &str) -> Result<Arc<dyn RuntimeBackend>, RuntimeError>;
+}
+
+/// runc, or the runc-compatible binary a container names, all keeping
+/// their state under one `--root`.
+#[derive(Debug, Clone)]
+pub struct RuncRuntimes {
+    state_root: PathBuf,
+}
+
+impl RuncRuntimes {
+    pub fn new(state_root: &Path) -> RuncRuntimes {
+        RuncRuntimes {
+            state_root: state_root.to_path_buf(),
+        }
+    }
+}
+
+impl Runtimes for RuncRuntimes {
+    fn backend(&self, name: &str) -> Result<Arc<dyn RuntimeBackend>, RuntimeError> {
+        let name = if name.is_empty() { "runc" } else { name };
+        Ok(Arc::new(Runc::new(name, &self.state_root)?))
+    }
 }
 
 /// A container started by [`RuntimeBackend::run`].

@@ -7,7 +7,8 @@
 //! I/O on paths the engine chooses, so they are unit-tested here and wired
 //! up by the engine. The rest is kept small and behind narrow interfaces:
 //! the overlay mount of the root filesystem, the OCI bundle, and the
-//! runtime ([`backend::RuntimeBackend`], with `runc` as the real one).
+//! runtime ([`backend::RuntimeBackend`], with `runc` as the real one and
+//! `fake::FakeRuntime`, feature `fake`, for tests without root).
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,8 @@ pub mod bundle;
 pub mod caps;
 pub mod cgroups;
 mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 pub mod fsmount;
 pub mod logfile;
 pub mod overlay;

@@ -218,6 +218,9 @@ impl OverlayMount {
                 Ok(())
             }
             Err(Errno::INVAL | Errno::NOENT) => Ok(()),
+            // Without the right to unmount, nothing mounted is fine too
+            // (an overlay has a device of its own).
+            Err(Errno::PERM) if !is_mount_point(target) => Ok(()),
             Err(e) => Err(RuntimeError::io("unmount", target, e.into())),
         }
     }
@@ -383,6 +386,18 @@ fn option_path(path: &Path, base: &Path) -> Result<String, RuntimeError> {
         ));
     }
     Ok(text.to_string())
+}
+
+/// Whether `path` is a mount point of a file system of its own: its device
+/// differs from its parent's. Unreadable paths count as mount points.
+fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    match (std::fs::metadata(path), std::fs::metadata(parent)) {
+        (Ok(p), Ok(parent)) => p.dev() != parent.dev(),
+        (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => false,
+        _ => true,
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use berth_runtime::backend::{wait_for, ContainerStdio, RuntimeBackend};
+use berth_runtime::backend::{wait_for, ContainerStdio};
 use berth_runtime::overlay::OverlayMount;
 use berth_store::{ContainerRecord, ContainerStatus, StagedLayer};
 use rand::Rng;

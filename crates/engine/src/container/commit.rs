@@ -1,6 +1,5 @@
 //! `diff`, `commit` and `export` of a container.
 
-use berth_runtime::backend::RuntimeBackend;
 use berth_store::{Digest, ImageCommit, LayerInput};
 use chrono::Utc;
 use serde_json::{json, Map, Value};

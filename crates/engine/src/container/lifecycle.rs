@@ -1,7 +1,6 @@
 //! Starting a container through its monitor, and stopping, killing,
 //! waiting for, pausing and removing it.
 
-use berth_runtime::backend::RuntimeBackend;
 use berth_runtime::overlay::OverlayMount;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -24,6 +23,11 @@ impl Engine {
         opts: StartOptions,
     ) -> Result<Option<AttachSession>, EngineError> {
         let info = self.container(s)?;
+        if info.record.status == ContainerStatus::Paused {
+            return Err(EngineError::Conflict(
+                "cannot start a paused container, try unpause instead".into(),
+            ));
+        }
         if info.record.status.is_active() {
             return Ok(None);
         }

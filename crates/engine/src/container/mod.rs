@@ -29,6 +29,8 @@ mod restart;
 mod state;
 mod stats;
 mod status;
+#[cfg(test)]
+mod tests;
 mod top;
 mod units;
 

@@ -3,8 +3,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use berth_runtime::backend::RuntimeBackend;
-
 use crate::container::ContainerStatus;
 use crate::{Engine, EngineError};
 

@@ -1,11 +1,12 @@
 //! A container's recorded state: finding it, and reconciling a record whose
 //! monitor is gone with what the runtime says.
 
-use berth_runtime::backend::{Runc, RuntimeBackend};
+use berth_runtime::backend::RuntimeBackend;
 use berth_runtime::overlay::OverlayMount;
 use berth_store::ContainerRecord;
 use chrono::Utc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -66,10 +67,11 @@ impl Engine {
         self.store.root().join("containers").join(id)
     }
 
-    pub(crate) fn backend(&self, runtime: &str) -> Result<Runc, EngineError> {
-        let name = if runtime.is_empty() { "runc" } else { runtime };
-        Ok(Runc::new(name, &self.store.root().join("runc"))?)
+    /// The runtime for a container's `--runtime` (`""`: the default).
+    pub(crate) fn backend(&self, runtime: &str) -> Result<Arc<dyn RuntimeBackend>, EngineError> {
+        Ok(self.runtimes.backend(runtime)?)
     }
+
     /// Finds a container by name or ID prefix, refreshing its state if its
     /// monitor died without recording how it ended.
     pub fn container(&mut self, s: &str) -> Result<ContainerInfo, EngineError> {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use berth_runtime::backend::{
-    ContainerStdio, ExecConsole, ExecProcess, Runc, RunningExec, RuntimeBackend,
+    ContainerStdio, ExecConsole, ExecProcess, RunningExec, RuntimeBackend,
 };
 use berth_runtime::StartFailure;
 
@@ -48,7 +48,7 @@ pub(crate) struct ExecServer {
     root: PathBuf,
     dir: PathBuf,
     info: ContainerInfo,
-    runtime: Runc,
+    runtime: Arc<dyn RuntimeBackend>,
     hub: Arc<Hub>,
     /// Execs being started or running, by ID (`None` until started): a
     /// second start of one is refused.
@@ -171,7 +171,7 @@ impl ExecServer {
         root: PathBuf,
         dir: PathBuf,
         info: ContainerInfo,
-        runtime: Runc,
+        runtime: Arc<dyn RuntimeBackend>,
         hub: Arc<Hub>,
     ) -> Arc<ExecServer> {
         Arc::new(ExecServer {
@@ -550,6 +550,7 @@ mod tests {
     use crate::container::exec::ExecConfig;
     use crate::container::ContainerOptions;
     use crate::ErrorKind;
+    use berth_runtime::backend::Runc;
     use berth_store::ContainerRecord;
 
     /// berth-runtime's stand-in for runc: its exec prints a line on each
@@ -569,7 +570,8 @@ mod tests {
         let dir = root.path().join("containers").join(container);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(root.path().join("runc")).unwrap();
-        let runtime = Runc::new(FAKE_RUNC, &root.path().join("runc")).unwrap();
+        let runtime: Arc<dyn RuntimeBackend> =
+            Arc::new(Runc::new(FAKE_RUNC, &root.path().join("runc")).unwrap());
         let info = ContainerInfo {
             record: ContainerRecord {
                 id: container.into(),

@@ -6,7 +6,7 @@
 //! atomically, where `inspect` and `ps` (other processes) read it.
 //!
 
-use berth_runtime::backend::{ContainerStdio, ExecProcess, Runc, RuntimeBackend};
+use berth_runtime::backend::{ContainerStdio, ExecProcess, RuntimeBackend};
 use berth_runtime::cgroups::{parse_mountinfo, CgroupMounts, FreezerState};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -245,7 +245,7 @@ impl Drop for HealthChecker {
 /// What the checking thread owns.
 struct Checker {
     id: String,
-    backend: Runc,
+    backend: Arc<dyn RuntimeBackend>,
     probe: Probe,
     dir: PathBuf,
     cgroups: Option<CgroupMounts>,

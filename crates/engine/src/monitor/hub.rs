@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use berth_runtime::backend::{Runc, RuntimeBackend};
+use berth_runtime::backend::RuntimeBackend;
 
 use crate::container::attach::{kind, read_frame, write_frame, SOCKET};
 use crate::EngineError;
@@ -33,12 +33,12 @@ pub(crate) struct Hub {
     /// Close the container's stdin when the client that started it ends
     /// its input (`run -i`), as docker's StdinOnce does.
     stdin_once: bool,
-    runtime: Runc,
+    runtime: Arc<dyn RuntimeBackend>,
     id: String,
 }
 
 impl Hub {
-    pub(crate) fn new(runtime: Runc, id: &str, stdin_once: bool) -> Arc<Hub> {
+    pub(crate) fn new(runtime: Arc<dyn RuntimeBackend>, id: &str, stdin_once: bool) -> Arc<Hub> {
         Arc::new(Hub {
             clients: Mutex::new(Vec::new()),
             input: Mutex::new(Input::default()),

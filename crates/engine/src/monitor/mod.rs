@@ -17,7 +17,7 @@ mod network;
 
 pub(crate) use network::ContainerNetwork;
 
-use berth_runtime::backend::{Runc, RuntimeBackend, RuntimeExit};
+use berth_runtime::backend::{RuntimeBackend, RuntimeExit};
 use berth_runtime::logfile::{JsonFileWriter, LogOptions, Stream};
 use berth_runtime::overlay::OverlayMount;
 use berth_runtime::restart::{RestartManager, RestartPolicy};
@@ -88,7 +88,7 @@ impl Engine {
         &mut self,
         info: &ContainerInfo,
         dir: &Path,
-        backend: &Runc,
+        backend: &Arc<dyn RuntimeBackend>,
         hub: &Arc<Hub>,
         opts: MonitorOptions,
     ) -> Result<i32, EngineError> {
@@ -129,7 +129,7 @@ impl Engine {
         &mut self,
         info: &ContainerInfo,
         dir: &Path,
-        backend: &Runc,
+        backend: &Arc<dyn RuntimeBackend>,
         hub: &Arc<Hub>,
         opts: MonitorOptions,
         net: &network::ContainerNetwork,
