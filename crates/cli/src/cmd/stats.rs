@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use berth_engine::{Engine, StatsSample};
+use berth_engine::{ContainerListOptions, Engine, StatsSample};
 use serde_json::{json, Value};
 
 use crate::format::{binary_size, human_size, print_rows};
@@ -56,13 +56,15 @@ fn targets(engine: &mut Engine, a: &Args) -> Result<Vec<Target>> {
             })
             .collect());
     }
-    Ok(engine
-        .list_containers()?
+    let listed = engine.list_containers(&ContainerListOptions {
+        all: a.all,
+        ..Default::default()
+    })?;
+    Ok(listed
         .into_iter()
-        .filter(|c| a.all || c.record.status.is_active())
         .map(|c| Target {
-            label: c.record.id[..12].to_string(),
-            key: c.record.id,
+            label: c.id[..12].to_string(),
+            key: c.id,
         })
         .collect())
 }

@@ -1,0 +1,277 @@
+//! `ps --filter` (and the API's `filters`): which containers a listing
+//! wants, parsed once and matched as moby matches them.
+
+use berth_network::ports::{ContainerPort, Protocol};
+use regex::Regex;
+
+use super::health::HealthStatus;
+use super::list::MountPoint;
+use super::{ContainerInfo, ContainerStatus};
+use crate::filter::{labels_match, Filters};
+use crate::EngineError;
+
+const KEYS: &[&str] = &[
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
+];
+
+/// A port or port range with a protocol (`80`, `8000-8080/udp`), as
+/// `publish=` and `expose=` take them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PortRange {
+    first: u16,
+    last: u16,
+    protocol: Protocol,
+}
+
+impl PortRange {
+    fn parse(key: &str, v: &str) -> Result<PortRange, EngineError> {
+        let bad = || EngineError::Invalid(format!("invalid filter '{key}={v}'"));
+        let (ports, protocol) = v.split_once('/').unwrap_or((v, "tcp"));
+        let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+        let first: u16 = first.parse().map_err(|_| bad())?;
+        let last: u16 = last.parse().map_err(|_| bad())?;
+        let protocol: Protocol = protocol.parse().map_err(|_| bad())?;
+        if first > last {
+            return Err(bad());
+        }
+        Ok(PortRange {
+            first,
+            last,
+            protocol,
+        })
+    }
+
+    fn contains(&self, port: &ContainerPort) -> bool {
+        (self.first..=self.last).contains(&port.port) && port.protocol == self.protocol
+    }
+}
+
+/// A value of `key` that must parse as a `T`.
+fn parsed<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, EngineError> {
+    v.parse()
+        .map_err(|_| EngineError::Invalid(format!("invalid filter '{key}={v}'")))
+}
+
+/// `health=`: a status, or `none` for a container without checks.
+fn parse_health(v: &str) -> Result<Option<HealthStatus>, EngineError> {
+    match v {
+        "starting" => Ok(Some(HealthStatus::Starting)),
+        "healthy" => Ok(Some(HealthStatus::Healthy)),
+        "unhealthy" => Ok(Some(HealthStatus::Unhealthy)),
+        "none" => Ok(None),
+        _ => Err(EngineError::Invalid(format!(
+            "Unrecognised filter value for health: {v}"
+        ))),
+    }
+}
+
+/// Docker's container filters, parsed: values of one key are
+/// alternatives, keys combine.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerFilter {
+    pub(crate) ids: Vec<Regex>,
+    pub(crate) names: Vec<Regex>,
+    pub(crate) labels: Vec<(String, Option<String>)>,
+    pub(crate) statuses: Vec<ContainerStatus>,
+    pub(crate) exited: Vec<i32>,
+    pub(crate) health: Vec<Option<HealthStatus>>,
+    pub(crate) ancestors: Vec<String>,
+    pub(crate) before: Option<String>,
+    pub(crate) since: Option<String>,
+    pub(crate) volumes: Vec<String>,
+    pub(crate) networks: Vec<String>,
+    pub(crate) publish: Vec<PortRange>,
+    pub(crate) expose: Vec<PortRange>,
+    /// `is-task=true` (swarm tasks) and a Hyper-V `isolation=`: nothing
+    /// here is either.
+    pub(crate) never: bool,
+}
+
+/// What the filters that need more than the container's record look at,
+/// gathered by the listing.
+pub(crate) struct Details<'a> {
+    pub health: Option<HealthStatus>,
+    pub mounts: &'a [MountPoint],
+    /// Names and IDs of the networks it is connected to (or its network
+    /// mode, `host` or `none`, when it has no network of its own).
+    pub networks: &'a [(String, String)],
+    /// Container ports published (`-p`, `-P`) and exposed (the image's
+    /// `EXPOSE`, `--expose` and the published ones).
+    pub published: &'a [ContainerPort],
+    pub exposed: &'a [ContainerPort],
+    /// Whether its image is one of the `ancestor=` images or made from one.
+    pub descends: bool,
+}
+
+impl ContainerFilter {
+    pub fn new(filters: &Filters) -> Result<ContainerFilter, EngineError> {
+        filters.check_keys(KEYS)?;
+        let regexes = |key: &str| {
+            filters
+                .get(key)
+                .iter()
+                .map(|v| {
+                    Regex::new(v).map_err(|e| {
+                        EngineError::Invalid(format!("invalid filter '{key}={v}': {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let one = |key: &str| -> Result<Option<String>, EngineError> {
+            match filters.get(key) {
+                [] => Ok(None),
+                [v] => Ok(Some(v.clone())),
+                _ => Err(EngineError::Invalid(format!(
+                    "invalid filter '{key}': give one container"
+                ))),
+            }
+        };
+        let ports = |key: &str| {
+            filters
+                .get(key)
+                .iter()
+                .map(|v| PortRange::parse(key, v))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(ContainerFilter {
+            ids: regexes("id")?,
+            names: regexes("name")?,
+            labels: filters.labels("label"),
+            statuses: filters
+                .get("status")
+                .iter()
+                .map(|v| parsed("status", v))
+                .collect::<Result<_, _>>()?,
+            exited: filters
+                .get("exited")
+                .iter()
+                .map(|v| parsed("exited", v))
+                .collect::<Result<_, _>>()?,
+            health: filters
+                .get("health")
+                .iter()
+                .map(|v| parse_health(v))
+                .collect::<Result<_, _>>()?,
+            ancestors: filters.get("ancestor").to_vec(),
+            before: one("before")?,
+            since: one("since")?,
+            volumes: filters.get("volume").to_vec(),
+            networks: filters.get("network").to_vec(),
+            publish: ports("publish")?,
+            expose: ports("expose")?,
+            never: filters.bool("is-task")? == Some(true)
+                || filters
+                    .get("isolation")
+                    .iter()
+                    .any(|v| v != "default" && v != "process"),
+        })
+    }
+
+    /// Asking for a state lists stopped containers too, as `-a` would
+    /// (docker's rule; `exited=` does not, so `ps -f exited=0` needs `-a`).
+    pub(crate) fn implies_all(&self) -> bool {
+        !self.statuses.is_empty()
+    }
+
+    /// The filters its record answers: `id`, `name`, `label`, `status`,
+    /// `exited`, `is-task` and `isolation`.
+    pub(crate) fn matches_record(&self, c: &ContainerInfo) -> bool {
+        let r = &c.record;
+        let any_regex =
+            |res: &[Regex], s: &str| res.is_empty() || res.iter().any(|re| re.is_match(s));
+        // docker matches names with their leading slash (`name=^/web`);
+        // the bare name is matched too, so `name=^web` works as well.
+        let slash_name = format!("/{}", r.name);
+        !self.never
+            && any_regex(&self.ids, &r.id)
+            && (any_regex(&self.names, &r.name) || any_regex(&self.names, &slash_name))
+            && labels_match(&self.labels, |k| c.options.labels.get(k).map(String::as_str))
+            && (self.statuses.is_empty() || self.statuses.contains(&r.status))
+            // A container that never ran has no exit code to match.
+            && (self.exited.is_empty()
+                || (!r.status.is_active()
+                    && r.started_at.is_some()
+                    && self.exited.contains(&r.exit_code.unwrap_or(0))))
+    }
+
+    /// The rest: `health`, `volume` (a volume's name, a bind's host path or
+    /// a mount's destination), `network` (a name or an ID prefix),
+    /// `publish`, `expose` and `ancestor`.
+    pub(crate) fn matches_details(&self, d: &Details<'_>) -> bool {
+        let in_ranges = |ranges: &[PortRange], ports: &[ContainerPort]| {
+            ranges.is_empty()
+                || ranges
+                    .iter()
+                    .any(|range| ports.iter().any(|p| range.contains(p)))
+        };
+        (self.health.is_empty() || self.health.contains(&d.health))
+            && (self.volumes.is_empty()
+                || self.volumes.iter().any(|v| {
+                    d.mounts.iter().any(|m| {
+                        m.destination == *v
+                            || m.name.as_deref() == Some(v.as_str())
+                            || (m.name.is_none() && m.source == *v)
+                    })
+                }))
+            && (self.networks.is_empty()
+                || self.networks.iter().any(|want| {
+                    d.networks
+                        .iter()
+                        .any(|(name, id)| name == want || id.starts_with(want.as_str()))
+                }))
+            && in_ranges(&self.publish, d.published)
+            && in_ranges(&self.expose, d.exposed)
+            && (self.ancestors.is_empty() || d.descends)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ContainerFilter, EngineError> {
+        ContainerFilter::new(&Filters::from_cli(args).unwrap())
+    }
+
+    #[test]
+    fn bad_values_are_refused_in_dockers_words() {
+        let err = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert_eq!(err(&["status=up"]), "invalid filter 'status=up'");
+        assert_eq!(
+            err(&["health=ok"]),
+            "Unrecognised filter value for health: ok"
+        );
+        assert_eq!(err(&["exited=x"]), "invalid filter 'exited=x'");
+        assert_eq!(err(&["colour=red"]), "invalid filter 'colour'");
+        assert_eq!(err(&["publish=80/xyz"]), "invalid filter 'publish=80/xyz'");
+        assert!(err(&["name=("]).starts_with("invalid filter 'name=('"));
+        assert!(parse(&["status=exited", "health=none", "publish=8000-8080/udp"]).is_ok());
+    }
+
+    #[test]
+    fn port_ranges_match_ports_and_protocols() {
+        let port = |s: &str| s.parse::<ContainerPort>().unwrap();
+        let r = PortRange::parse("expose", "8000-8080").unwrap();
+        assert!(r.contains(&port("8000/tcp")));
+        assert!(r.contains(&port("8080")));
+        assert!(!r.contains(&port("8081/tcp")));
+        assert!(!r.contains(&port("8000/udp")));
+        assert!(PortRange::parse("expose", "53/udp")
+            .unwrap()
+            .contains(&port("53/udp")));
+    }
+}
