@@ -6,9 +6,11 @@ use regex::Regex;
 
 use super::health::HealthStatus;
 use super::list::MountPoint;
-use super::{ContainerInfo, ContainerStatus};
+use super::ContainerStatus;
 use crate::filter::{labels_match, Filters};
 use crate::EngineError;
+use berth_store::ContainerRecord;
+use std::collections::BTreeMap;
 
 const KEYS: &[&str] = &[
     "ancestor",
@@ -189,8 +191,11 @@ impl ContainerFilter {
 
     /// The filters its record answers: `id`, `name`, `label`, `status`,
     /// `exited`, `is-task` and `isolation`.
-    pub(crate) fn matches_record(&self, c: &ContainerInfo) -> bool {
-        let r = &c.record;
+    pub(crate) fn matches_record(
+        &self,
+        r: &ContainerRecord,
+        labels: &BTreeMap<String, String>,
+    ) -> bool {
         let any_regex =
             |res: &[Regex], s: &str| res.is_empty() || res.iter().any(|re| re.is_match(s));
         // docker matches names with their leading slash (`name=^/web`);
@@ -199,7 +204,7 @@ impl ContainerFilter {
         !self.never
             && any_regex(&self.ids, &r.id)
             && (any_regex(&self.names, &r.name) || any_regex(&self.names, &slash_name))
-            && labels_match(&self.labels, |k| c.options.labels.get(k).map(String::as_str))
+            && labels_match(&self.labels, |k| labels.get(k).map(String::as_str))
             && (self.statuses.is_empty() || self.statuses.contains(&r.status))
             // A container that never ran has no exit code to match.
             && (self.exited.is_empty()
@@ -241,6 +246,7 @@ impl ContainerFilter {
 
 #[cfg(test)]
 mod tests {
+    use super::super::list::MountKind;
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ContainerFilter, EngineError> {
@@ -260,6 +266,136 @@ mod tests {
         assert_eq!(err(&["publish=80/xyz"]), "invalid filter 'publish=80/xyz'");
         assert!(err(&["name=("]).starts_with("invalid filter 'name=('"));
         assert!(parse(&["status=exited", "health=none", "publish=8000-8080/udp"]).is_ok());
+        // The API's form parses to the same filter, and fails the same way.
+        let api = |json: &str| ContainerFilter::new(&Filters::from_json(json).unwrap());
+        let f = api(r#"{"status":["exited","created"],"publish":["80"]}"#).unwrap();
+        assert_eq!(
+            f.statuses,
+            [ContainerStatus::Exited, ContainerStatus::Created]
+        );
+        assert_eq!(f.publish, [PortRange::parse("publish", "80/tcp").unwrap()]);
+        assert_eq!(
+            api(r#"{"colour":["red"]}"#).unwrap_err().to_string(),
+            "invalid filter 'colour'"
+        );
+    }
+
+    fn record(name: &str, status: ContainerStatus, exit: Option<i32>) -> ContainerRecord {
+        ContainerRecord {
+            id: format!("{name:0>12}{}", "f".repeat(52)),
+            name: name.into(),
+            image_id: format!("sha256:{}", "a".repeat(64)).parse().unwrap(),
+            config: String::new(),
+            status,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            started_at: exit.map(|_| "2026-01-01T00:00:01Z".into()),
+            finished_at: None,
+            pid: None,
+            monitor_pid: None,
+            exit_code: exit,
+            restart_count: 0,
+        }
+    }
+
+    #[test]
+    fn records_match_id_name_label_status_and_exit_code() {
+        let web = record("web", ContainerStatus::Running, None);
+        let done = record("done", ContainerStatus::Exited, Some(3));
+        let fresh = record("fresh", ContainerStatus::Created, None);
+        let labels: BTreeMap<String, String> = [("tier".into(), "front".into())].into();
+        let none = BTreeMap::new();
+        let hits = |args: &[&str]| {
+            let f = parse(args).unwrap();
+            [(&web, &labels), (&done, &none), (&fresh, &none)]
+                .iter()
+                .filter(|(r, l)| f.matches_record(r, l))
+                .map(|(r, _)| r.name.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hits(&[]), ["web", "done", "fresh"]);
+        assert_eq!(hits(&["name=^/we"]), ["web"]);
+        assert_eq!(hits(&["name=^fr"]), ["fresh"]);
+        assert_eq!(hits(&["name=web", "name=done"]), ["web", "done"]);
+        assert_eq!(hits(&["id=0000000done"]), ["done"]);
+        assert_eq!(hits(&["label=tier"]), ["web"]);
+        assert_eq!(hits(&["label=tier=back"]), Vec::<&str>::new());
+        assert_eq!(
+            hits(&["status=exited", "status=created"]),
+            ["done", "fresh"]
+        );
+        // A container that never ran has no exit code.
+        assert_eq!(hits(&["exited=0"]), Vec::<&str>::new());
+        assert_eq!(hits(&["exited=3"]), ["done"]);
+        assert_eq!(hits(&["name=web", "status=exited"]), Vec::<&str>::new());
+        assert_eq!(hits(&["is-task=true"]), Vec::<&str>::new());
+        assert_eq!(hits(&["is-task=false"]).len(), 3);
+        assert!(parse(&["status=exited"]).unwrap().implies_all());
+        assert!(!parse(&["exited=0"]).unwrap().implies_all());
+    }
+
+    #[test]
+    fn details_match_health_volumes_networks_ports_and_ancestry() {
+        let port = |s: &str| s.parse::<ContainerPort>().unwrap();
+        let mounts = [
+            MountPoint {
+                kind: MountKind::Volume,
+                name: Some("data".into()),
+                source: "/var/lib/berth/volumes/data/_data".into(),
+                destination: "/srv".into(),
+                rw: true,
+            },
+            MountPoint {
+                kind: MountKind::Bind,
+                name: None,
+                source: "/home/me".into(),
+                destination: "/work".into(),
+                rw: false,
+            },
+        ];
+        let networks = [("front".to_string(), "0123abcd".to_string())];
+        let published = [port("80/tcp")];
+        let exposed = [port("80/tcp"), port("53/udp")];
+        let d = Details {
+            health: Some(HealthStatus::Healthy),
+            mounts: &mounts,
+            networks: &networks,
+            published: &published,
+            exposed: &exposed,
+            descends: true,
+        };
+        let hit = |args: &[&str]| parse(args).unwrap().matches_details(&d);
+        for yes in [
+            &["health=healthy"][..],
+            &["volume=data"],
+            &["volume=/srv"],
+            &["volume=/home/me"],
+            &["volume=/work"],
+            &["network=front"],
+            &["network=0123"],
+            &["network=back", "network=front"],
+            &["publish=80"],
+            &["publish=80/tcp"],
+            &["publish=79-81/tcp"],
+            &["expose=53/udp"],
+            &["expose=50-60/udp"],
+            &["ancestor=bb"],
+        ] {
+            assert!(hit(yes), "{yes:?} should match");
+        }
+        for no in [
+            &["health=none"][..],
+            &["health=unhealthy"],
+            &["volume=other"],
+            &["volume=/var/lib/berth/volumes/data/_data"],
+            &["network=back"],
+            &["network=abcd"],
+            &["publish=53/udp"],
+            &["publish=80/udp"],
+            &["publish=8000-8080/tcp"],
+            &["expose=443"],
+        ] {
+            assert!(!hit(no), "{no:?} should not match");
+        }
     }
 
     #[test]

@@ -236,7 +236,7 @@ impl Engine {
             if !all && !c.record.status.is_active() {
                 continue;
             }
-            if !f.matches_record(&c) {
+            if !f.matches_record(&c.record, &c.options.labels) {
                 continue;
             }
             if opts.limit.is_some_and(|n| out.len() >= n) {
