@@ -73,7 +73,12 @@ impl NetRoot {
 
 impl Drop for NetRoot {
     fn drop(&mut self) {
-        let _ = self.run(&["rm", "-f", "-a"]);
+        let ids = self.ok_quiet(&["ps", "-a", "-q", "--no-trunc"]);
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.run(&args);
+        }
         for n in self.ok_quiet(&["network", "ls", "-q", "--filter", "type=custom"]) {
             let _ = self.run(&["network", "rm", &n]);
         }
@@ -588,7 +593,7 @@ fn ps_filters_by_network_port_volume_and_state() {
             "--network",
             "front",
             "-p",
-            "127.0.0.1::80",
+            "127.0.0.1:38023:80",
             "-v",
             &bind,
             "-l",
@@ -618,9 +623,11 @@ fn ps_filters_by_network_port_volume_and_state() {
         (&[][..], "web worker"),
         (&["network=front"], "web"),
         (&["network=bridge"], "worker"),
-        (&["publish=80"], "web"),
-        (&["publish=80/tcp"], "web"),
-        (&["publish=80/udp"], ""),
+        // publish= names the host's port, expose= the container's.
+        (&["publish=38023"], "web"),
+        (&["publish=38000-38100/tcp"], "web"),
+        (&["publish=80"], ""),
+        (&["publish=38023/udp"], ""),
         (&["expose=50-60/udp"], "worker"),
         (&["expose=80"], "web"),
         (&[&*format!("volume={}", data.display())], "web"),
@@ -685,13 +692,14 @@ fn ps_filters_by_network_port_volume_and_state() {
         names.join(" ")
     };
     assert_eq!(docker_ps(&["--filter", "network=front"]), "web");
-    assert_eq!(docker_ps(&["--filter", "publish=80/tcp"]), "web");
+    assert_eq!(docker_ps(&["--filter", "publish=38023/tcp"]), "web");
+    assert_eq!(docker_ps(&["--filter", "expose=80"]), "web");
     assert_eq!(docker_ps(&["--filter", "expose=53/udp"]), "worker");
     assert_eq!(docker_ps(&["-a", "--filter", "exited=3"]), "done");
     assert_eq!(docker_ps(&["-a", "--filter", "volume=/srv"]), "web");
     assert_eq!(docker_ps(&["-n", "1"]), "fresh");
     let ports = server.docker_ok(&["ps", "--filter", "name=web", "--format", "{{.Ports}}"]);
-    assert!(ports.contains("->80/tcp"), "{ports}");
+    assert_eq!(ports.trim(), "127.0.0.1:38023->80/tcp");
     let out = server.docker(&["ps", "--filter", "colour=red"]);
     assert!(!out.status.success());
     assert!(

@@ -1,13 +1,14 @@
 //! `ps --filter` (and the API's `filters`): which containers a listing
 //! wants, parsed once and matched as moby matches them.
 
-use berth_network::ports::{ContainerPort, Protocol};
+use berth_network::ports::Protocol;
 use regex::Regex;
 
 use super::health::HealthStatus;
 use super::list::MountPoint;
 use super::ContainerStatus;
 use crate::filter::{labels_match, Filters};
+use crate::network::PortSummary;
 use crate::EngineError;
 use berth_store::ContainerRecord;
 use std::collections::BTreeMap;
@@ -41,7 +42,12 @@ pub(crate) struct PortRange {
 
 impl PortRange {
     fn parse(key: &str, v: &str) -> Result<PortRange, EngineError> {
-        let bad = || EngineError::Invalid(format!("invalid filter '{key}={v}'"));
+        if v.contains(':') {
+            return Err(EngineError::Invalid(format!(
+                "filter for '{key}' should not contain ':': {v}"
+            )));
+        }
+        let bad = || EngineError::Invalid(format!("error while looking up for {key} {v}"));
         let (ports, protocol) = v.split_once('/').unwrap_or((v, "tcp"));
         let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
         let first: u16 = first.parse().map_err(|_| bad())?;
@@ -57,8 +63,8 @@ impl PortRange {
         })
     }
 
-    fn contains(&self, port: &ContainerPort) -> bool {
-        (self.first..=self.last).contains(&port.port) && port.protocol == self.protocol
+    fn contains(&self, port: u16, protocol: Protocol) -> bool {
+        (self.first..=self.last).contains(&port) && protocol == self.protocol
     }
 }
 
@@ -111,10 +117,8 @@ pub(crate) struct Details<'a> {
     /// Names and IDs of the networks it is connected to (or its network
     /// mode, `host` or `none`, when it has no network of its own).
     pub networks: &'a [(String, String)],
-    /// Container ports published (`-p`, `-P`) and exposed (the image's
-    /// `EXPOSE`, `--expose` and the published ones).
-    pub published: &'a [ContainerPort],
-    pub exposed: &'a [ContainerPort],
+    /// Its ports while it runs (none when it does not, as docker).
+    pub ports: &'a [PortSummary],
     /// Whether its image is one of the `ancestor=` images or made from one.
     pub descends: bool,
 }
@@ -217,11 +221,17 @@ impl ContainerFilter {
     /// a mount's destination), `network` (a name or an ID prefix),
     /// `publish`, `expose` and `ancestor`.
     pub(crate) fn matches_details(&self, d: &Details<'_>) -> bool {
-        let in_ranges = |ranges: &[PortRange], ports: &[ContainerPort]| {
-            ranges.is_empty()
-                || ranges
-                    .iter()
-                    .any(|range| ports.iter().any(|p| range.contains(p)))
+        // As moby: `publish=` is a host port, `expose=` a container port
+        // (published or not), and when both are given either will do.
+        let port_matches = |p: &PortSummary| {
+            self.publish.iter().any(|r| {
+                p.public
+                    .as_ref()
+                    .is_some_and(|(_, host)| r.contains(*host, p.protocol))
+            }) || self
+                .expose
+                .iter()
+                .any(|r| r.contains(p.private_port, p.protocol))
         };
         (self.health.is_empty() || self.health.contains(&d.health))
             && (self.volumes.is_empty()
@@ -238,8 +248,8 @@ impl ContainerFilter {
                         .iter()
                         .any(|(name, id)| name == want || id.starts_with(want.as_str()))
                 }))
-            && in_ranges(&self.publish, d.published)
-            && in_ranges(&self.expose, d.exposed)
+            && ((self.publish.is_empty() && self.expose.is_empty())
+                || d.ports.iter().any(port_matches))
             && (self.ancestors.is_empty() || d.descends)
     }
 }
@@ -263,7 +273,14 @@ mod tests {
         );
         assert_eq!(err(&["exited=x"]), "invalid filter 'exited=x'");
         assert_eq!(err(&["colour=red"]), "invalid filter 'colour'");
-        assert_eq!(err(&["publish=80/xyz"]), "invalid filter 'publish=80/xyz'");
+        assert_eq!(
+            err(&["publish=80/xyz"]),
+            "error while looking up for publish 80/xyz"
+        );
+        assert_eq!(
+            err(&["publish=1:80"]),
+            "filter for 'publish' should not contain ':': 1:80"
+        );
         assert!(err(&["name=("]).starts_with("invalid filter 'name=('"));
         assert!(parse(&["status=exited", "health=none", "publish=8000-8080/udp"]).is_ok());
         // The API's form parses to the same filter, and fails the same way.
@@ -335,7 +352,6 @@ mod tests {
 
     #[test]
     fn details_match_health_volumes_networks_ports_and_ancestry() {
-        let port = |s: &str| s.parse::<ContainerPort>().unwrap();
         let mounts = [
             MountPoint {
                 kind: MountKind::Volume,
@@ -353,14 +369,23 @@ mod tests {
             },
         ];
         let networks = [("front".to_string(), "0123abcd".to_string())];
-        let published = [port("80/tcp")];
-        let exposed = [port("80/tcp"), port("53/udp")];
+        let ports = [
+            PortSummary {
+                private_port: 80,
+                protocol: Protocol::Tcp,
+                public: Some(("0.0.0.0".into(), 8080)),
+            },
+            PortSummary {
+                private_port: 53,
+                protocol: Protocol::Udp,
+                public: None,
+            },
+        ];
         let d = Details {
             health: Some(HealthStatus::Healthy),
             mounts: &mounts,
             networks: &networks,
-            published: &published,
-            exposed: &exposed,
+            ports: &ports,
             descends: true,
         };
         let hit = |args: &[&str]| parse(args).unwrap().matches_details(&d);
@@ -373,11 +398,13 @@ mod tests {
             &["network=front"],
             &["network=0123"],
             &["network=back", "network=front"],
-            &["publish=80"],
-            &["publish=80/tcp"],
-            &["publish=79-81/tcp"],
+            &["publish=8080"],
+            &["publish=8080/tcp"],
+            &["publish=8000-8080/tcp"],
+            &["expose=80"],
             &["expose=53/udp"],
             &["expose=50-60/udp"],
+            &["publish=9", "expose=53/udp"],
             &["ancestor=bb"],
         ] {
             assert!(hit(yes), "{yes:?} should match");
@@ -389,10 +416,11 @@ mod tests {
             &["volume=/var/lib/berth/volumes/data/_data"],
             &["network=back"],
             &["network=abcd"],
+            &["publish=80"],
             &["publish=53/udp"],
-            &["publish=80/udp"],
-            &["publish=8000-8080/tcp"],
+            &["publish=8080/udp"],
             &["expose=443"],
+            &["expose=53/tcp"],
         ] {
             assert!(!hit(no), "{no:?} should not match");
         }
@@ -400,14 +428,13 @@ mod tests {
 
     #[test]
     fn port_ranges_match_ports_and_protocols() {
-        let port = |s: &str| s.parse::<ContainerPort>().unwrap();
         let r = PortRange::parse("expose", "8000-8080").unwrap();
-        assert!(r.contains(&port("8000/tcp")));
-        assert!(r.contains(&port("8080")));
-        assert!(!r.contains(&port("8081/tcp")));
-        assert!(!r.contains(&port("8000/udp")));
+        assert!(r.contains(8000, Protocol::Tcp));
+        assert!(r.contains(8080, Protocol::Tcp));
+        assert!(!r.contains(8081, Protocol::Tcp));
+        assert!(!r.contains(8000, Protocol::Udp));
         assert!(PortRange::parse("expose", "53/udp")
             .unwrap()
-            .contains(&port("53/udp")));
+            .contains(53, Protocol::Udp));
     }
 }

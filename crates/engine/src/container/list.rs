@@ -11,7 +11,6 @@ use super::*;
 use crate::image::config::ImageConfig;
 use crate::network::PortSummary;
 use crate::{Engine, EngineError};
-use berth_network::ports::ContainerPort;
 
 /// What `list_containers` lists.
 #[derive(Debug, Clone, Default)]
@@ -246,19 +245,17 @@ impl Engine {
             let health = self.container_health(id).map(|h| h.status);
             let mounts = self.mount_points(&c)?;
             let networks = self.network_names(&c)?;
-            let exposed = self.exposed_ports(&c)?;
-            let published: Vec<ContainerPort> = if c.options.net.publish_all {
-                exposed.clone()
+            let ports = if c.record.status.is_active() {
+                self.container_ports(&c)?
             } else {
-                c.options.net.publish.iter().map(|m| m.container).collect()
+                Vec::new()
             };
             let config = configs.get(self, &c.record.image_id);
             let details = Details {
                 health,
                 mounts: &mounts,
                 networks: &networks,
-                published: &published,
-                exposed: &exposed,
+                ports: &ports,
                 descends: ancestors
                     .iter()
                     .any(|a| descends((&c.record.image_id, config), a)),
@@ -266,11 +263,6 @@ impl Engine {
             if !f.matches_details(&details) {
                 continue;
             }
-            let ports = if c.record.status.is_active() {
-                self.container_ports(&c)?
-            } else {
-                Vec::new()
-            };
             let size = opts.size.then(|| self.container_layer_size(id));
             let command = config
                 .and_then(|image| command_line(&c, image).ok())
