@@ -795,7 +795,9 @@ fn pause_unpause_and_ps_filters() {
     assert_eq!(names(&[]), ["sleeper"]);
     assert_eq!(names(&["-a"]), ["quitter", "sleeper"]);
     assert_eq!(names(&["--filter", "status=exited"]), ["quitter"]);
-    assert_eq!(names(&["--filter", "exited=3"]), ["quitter"]);
+    // As docker, exited= alone lists only running containers (none match).
+    assert_eq!(names(&["--filter", "exited=3"]), Vec::<String>::new());
+    assert_eq!(names(&["-a", "--filter", "exited=3"]), ["quitter"]);
     assert_eq!(names(&["-a", "--filter", "label=tier=web"]), ["sleeper"]);
     assert_eq!(names(&["-a", "--filter", "name=quit"]), ["quitter"]);
     assert_eq!(

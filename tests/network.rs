@@ -73,7 +73,12 @@ impl NetRoot {
 
 impl Drop for NetRoot {
     fn drop(&mut self) {
-        let _ = self.run(&["rm", "-f", "-a"]);
+        let ids = self.ok_quiet(&["ps", "-a", "-q", "--no-trunc"]);
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.run(&args);
+        }
         // Bridges named after their network (`br-<id>`) are this test's
         // too.
         let mut names = vec![format!("bt{}", self.tag)];
@@ -645,4 +650,150 @@ fn user_networks_names_isolation_and_internal() {
     );
     r.ok(&["rm", "-f", "web", "late"]);
     r.ok(&["network", "rm", "app", "other", "closed"]);
+}
+
+/// `ps --filter` over what networks, ports and volumes record, from the
+/// CLI and (the same engine call) from the docker CLI through `berth
+/// serve`: one set of containers, many checks.
+#[test]
+fn ps_filters_by_network_port_volume_and_state() {
+    if !common::need_root() {
+        return;
+    }
+    let r = NetRoot::new("pf", 23);
+    common::import_busybox(&r.root, "bb:1");
+    r.ok(&["network", "create", "front"]);
+    let front = r.ok(&["network", "inspect", "-f", "{{.Id}}", "front"]);
+    // A bind: containers get no named volumes yet.
+    let data = r.config.parent().unwrap().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let bind = format!("{}:/srv", data.display());
+    let long = ["sleep", "300"];
+    let run = |name: &str, extra: &[&str], cmd: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(extra);
+        args.push("bb:1");
+        args.extend_from_slice(cmd);
+        r.ok(&args);
+    };
+    run(
+        "web",
+        &[
+            "--network",
+            "front",
+            "-p",
+            "127.0.0.1:38023:80",
+            "-v",
+            &bind,
+            "-l",
+            "tier=web",
+        ],
+        &long,
+    );
+    run("worker", &["--expose", "53/udp"], &long);
+    assert_eq!(
+        r.run(&["run", "--name", "done", "bb:1", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
+    r.ok(&["create", "--name", "fresh", "bb:1"]);
+    let ps = |filters: &[&str]| {
+        let mut args = vec!["ps", "--format", "{{.Names}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let out = r.ok(&args);
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names.join(" ")
+    };
+    for (filters, want) in [
+        (&[][..], "web worker"),
+        (&["network=front"], "web"),
+        (&["network=bridge"], "worker"),
+        // publish= names the host's port, expose= the container's.
+        (&["publish=38023"], "web"),
+        (&["publish=38000-38100/tcp"], "web"),
+        (&["publish=80"], ""),
+        (&["publish=38023/udp"], ""),
+        (&["expose=50-60/udp"], "worker"),
+        (&["expose=80"], "web"),
+        (&[&*format!("volume={}", data.display())], "web"),
+        (&["volume=/srv"], "web"),
+        (&["label=tier=web"], "web"),
+        (&["name=^/wor"], "worker"),
+        (&["ancestor=bb:1", "network=front"], "web"),
+        (&["status=exited"], "done"),
+        (&["status=created", "status=exited"], "done fresh"),
+        (&["status=running", "network=front"], "web"),
+        (&["before=fresh"], "web worker"),
+        (&["since=worker"], ""),
+    ] {
+        assert_eq!(ps(filters), want, "ps --filter {filters:?}");
+    }
+    assert_eq!(ps(&[&format!("network={}", &front.trim()[..10])]), "web");
+    let exited = r.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "exited=3",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(exited.starts_with("Exited (3) "), "{exited}");
+    let ports = r.ok(&[
+        "ps",
+        "--filter",
+        "name=web",
+        "--format",
+        "{{.Ports}} {{.Networks}}",
+    ]);
+    assert!(
+        ports.contains("127.0.0.1:") && ports.contains("->80/tcp front"),
+        "{ports}"
+    );
+    assert_eq!(
+        r.ok(&["ps", "-n", "2", "--format", "{{.Names}}"]),
+        "fresh\ndone\n"
+    );
+    assert_eq!(r.ok(&["ps", "-l", "--format", "{{.Names}}"]), "fresh\n");
+    let err = r.fails(&["ps", "--filter", "colour=red"]);
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
+    let err = r.fails(&["ps", "--filter", "status=up"]);
+    assert!(err.contains("invalid filter 'status=up'"), "{err}");
+
+    // The docker CLI through `berth serve` lists the same.
+    if !std::path::Path::new("/usr/bin/docker").exists() {
+        eprintln!("skipping docker ps through berth serve: no /usr/bin/docker");
+        return;
+    }
+    let server = common::Server::start(&r.root);
+    let docker_ps = |args: &[&str]| {
+        let mut full = vec!["ps", "--format", "{{.Names}}"];
+        full.extend_from_slice(args);
+        let mut names: Vec<String> = server
+            .docker_ok(&full)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.join(" ")
+    };
+    assert_eq!(docker_ps(&["--filter", "network=front"]), "web");
+    assert_eq!(docker_ps(&["--filter", "publish=38023/tcp"]), "web");
+    assert_eq!(docker_ps(&["--filter", "expose=80"]), "web");
+    assert_eq!(docker_ps(&["--filter", "expose=53/udp"]), "worker");
+    assert_eq!(docker_ps(&["-a", "--filter", "exited=3"]), "done");
+    assert_eq!(docker_ps(&["-a", "--filter", "volume=/srv"]), "web");
+    assert_eq!(docker_ps(&["-n", "1"]), "fresh");
+    let ports = server.docker_ok(&["ps", "--filter", "name=web", "--format", "{{.Ports}}"]);
+    assert_eq!(ports.trim(), "127.0.0.1:38023->80/tcp");
+    let out = server.docker(&["ps", "--filter", "colour=red"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr_text(&out).contains("invalid filter 'colour'"),
+        "{}",
+        common::stderr_text(&out)
+    );
 }

@@ -1,10 +1,13 @@
-//! `/containers/{id}/...`: inspect, the lifecycle, logs, top, changes,
+//! `/containers/...`: list, inspect, the lifecycle, logs, top, changes,
 //! export, rename, delete.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use berth_engine::{parse_signal, LogStream, LogsOptions, StartOptions};
+use berth_engine::{
+    parse_signal, ContainerFilter, ContainerListOptions, ContainerSummary, LogStream, LogsOptions,
+    StartOptions,
+};
 use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
@@ -13,6 +16,81 @@ use crate::error::ApiError;
 use crate::http::{self, Response};
 use crate::stream::{frame, StdStream};
 use crate::Ctx;
+
+/// `GET /containers/json`: `all`, `limit`, `size`, `filters`.
+pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let opts = ContainerListOptions {
+        all: ctx.query.bool("all"),
+        // docker's CLI sends -1 for "no limit".
+        limit: ctx
+            .query
+            .int("limit")?
+            .filter(|n| *n > 0)
+            .map(|n| n as usize),
+        size: ctx.query.bool("size"),
+        filter: ContainerFilter::new(&ctx.query.filters()?)?,
+    };
+    let listed = ctx
+        .engines
+        .run(move |engine| Ok(engine.list_containers(&opts)?))
+        .await?;
+    let v: Vec<Value> = listed.iter().map(summary_json).collect();
+    Ok(http::ok_json(&v))
+}
+
+/// docker's `container.Summary`.
+fn summary_json(c: &ContainerSummary) -> Value {
+    let ports: Vec<Value> = c
+        .ports
+        .iter()
+        .map(|p| match &p.public {
+            Some((ip, port)) => json!({
+                "IP": ip, "PrivatePort": p.private_port, "PublicPort": port, "Type": p.protocol.as_str(),
+            }),
+            None => json!({"PrivatePort": p.private_port, "Type": p.protocol.as_str()}),
+        })
+        .collect();
+    let networks: serde_json::Map<String, Value> = c
+        .networks
+        .iter()
+        .map(|n| (n.name.clone(), json!({"NetworkID": n.id})))
+        .collect();
+    let mounts: Vec<Value> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            json!({
+                "Type": m.kind.as_str(),
+                "Name": m.name,
+                "Source": m.source,
+                "Destination": m.destination,
+                "Driver": if m.name.is_some() { "local" } else { "" },
+                "Mode": "",
+                "RW": m.rw,
+                "Propagation": "",
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "Id": c.id,
+        "Names": [format!("/{}", c.name)],
+        "Image": c.image,
+        "ImageID": c.image_id.to_string(),
+        "Command": c.command.join(" "),
+        "Created": c.created.timestamp(),
+        "Ports": ports,
+        "Labels": c.labels,
+        "State": c.state.as_str(),
+        "Status": c.status,
+        "HostConfig": {"NetworkMode": if c.network_mode.is_empty() { "default" } else { c.network_mode.as_str() }},
+        "NetworkSettings": {"Networks": networks},
+        "Mounts": mounts,
+    });
+    if let Some(size) = c.size {
+        v["SizeRw"] = json!(size);
+    }
+    v
+}
 
 pub async fn inspect(ctx: &Ctx, id: String) -> Result<Response, ApiError> {
     let v = ctx

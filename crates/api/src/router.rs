@@ -18,6 +18,7 @@ pub enum Route {
     ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
+    ContainerList,
     ContainerInspect(String),
     ContainerStart(String),
     ContainerStop(String),
@@ -56,6 +57,7 @@ impl Route {
             ["system", "df"] if get => Route::SystemDf,
             ["events"] if get => Route::Events,
             ["auth"] if post => Route::Auth,
+            ["containers", "json"] if get => Route::ContainerList,
             ["containers", id] if method == Method::DELETE => {
                 Route::ContainerDelete(id.to_string())
             }
@@ -136,6 +138,10 @@ mod tests {
             Some(Route::ContainerDelete("abc".into()))
         );
         assert_eq!(Route::parse(&Method::GET, "/containers/abc/start"), None);
+        assert_eq!(
+            Route::parse(&Method::GET, "/containers/json"),
+            Some(Route::ContainerList)
+        );
     }
 
     #[test]

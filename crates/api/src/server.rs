@@ -152,6 +152,7 @@ async fn dispatch(engines: Arc<Engines>, req: Request<Incoming>) -> Result<Respo
         Route::ImageDelete(name) => images::delete(&ctx, name).await,
         Route::Info => system::info(&ctx).await,
         Route::Events => events::events(&ctx),
+        Route::ContainerList => containers::list(&ctx).await,
         Route::ContainerInspect(id) => containers::inspect(&ctx, id).await,
         Route::ContainerStart(id) => containers::start(&ctx, id).await,
         Route::ContainerStop(id) => containers::stop(&ctx, id).await,

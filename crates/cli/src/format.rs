@@ -32,8 +32,8 @@ fn human_size_precision(size: u64, precision: usize) -> String {
     format!("{}{}", format_g(v, precision), UNITS[i])
 }
 
-/// go-units `BytesSize`: binary units, 4 significant digits
-/// ("23.47GiB", "512MiB").
+/// go-units `BytesSize`: binary units, four significant digits
+/// ("64MiB", "1.953KiB").
 pub fn binary_size(size: u64) -> String {
     const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
     let mut v = size as f64;
@@ -42,20 +42,24 @@ pub fn binary_size(size: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    // %.4g below 1024: at most four digits before the point.
-    let digits = if v == 0.0 {
-        1
-    } else {
-        v.log10().floor() as i32 + 1
-    };
-    let decimals = (4 - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
+    format!("{}{}", significant_digits(v, 4), UNITS[i])
+}
+
+/// Go's `%.Ng` for 0 <= v < 10000: N significant digits, trailing zeros
+/// dropped.
+fn significant_digits(v: f64, digits: usize) -> String {
+    let int_digits = |x: f64| if x < 1.0 { 1 } else { x.log10() as usize + 1 };
+    let decimals = digits.saturating_sub(int_digits(v));
+    let mut s = format!("{v:.decimals$}");
+    // Rounding may carry into a new digit (9.9996 -> "10.000"): re-round.
+    if decimals > 0 && int_digits(s.parse().unwrap_or(v)) > int_digits(v) {
+        s = format!("{v:.prec$}", prec = decimals - 1);
+    }
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
-    };
-    format!("{s}{}", UNITS[i])
+    }
 }
 
 /// Renders one value with a `--format` template, or as JSON for `json`
@@ -214,11 +218,15 @@ mod tests {
     }
 
     #[test]
-    fn binary_sizes_match_go_units() {
+    fn sizes_match_go_units_binary_size() {
         assert_eq!(binary_size(0), "0B");
-        assert_eq!(binary_size(512), "512B");
-        assert_eq!(binary_size(1536), "1.5KiB");
-        assert_eq!(binary_size(25_200_000_000), "23.47GiB");
-        assert_eq!(binary_size(1023 * 1024 * 1024), "1023MiB");
+        assert_eq!(binary_size(1023), "1023B");
+        assert_eq!(binary_size(1024), "1KiB");
+        assert_eq!(binary_size(2000), "1.953KiB");
+        assert_eq!(binary_size(64 << 20), "64MiB");
+        assert_eq!(binary_size(1_572_864), "1.5MiB");
+        assert_eq!(binary_size(24_683_656 * 1024), "23.54GiB");
+        assert_eq!(binary_size(1_048_575), "1024KiB");
+        assert_eq!(binary_size(10_485_759), "10MiB");
     }
 }

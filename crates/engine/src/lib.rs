@@ -55,10 +55,11 @@ pub use build::{
 };
 pub use container::{
     human_duration, parse_cpus, parse_health_duration, parse_signal, parse_size, status_text,
-    AttachEvent, AttachInput, AttachSession, Change, ChangeKind, CommitOptions, ContainerInfo,
-    ContainerOptions, ContainerStatus, Copied, CopyIn, CopyOptions, CopyOut, ExecConfig,
-    ExecInspect, ExecProcessConfig, ExecStartOptions, HealthConfig, HealthResult, HealthState,
-    HealthStatus, LogStream, LogsOptions, MountOption, StartOptions, StatsSample,
+    AttachEvent, AttachInput, AttachSession, Change, ChangeKind, CommitOptions, ContainerFilter,
+    ContainerInfo, ContainerListOptions, ContainerOptions, ContainerStatus, ContainerSummary,
+    Copied, CopyIn, CopyOptions, CopyOut, ExecConfig, ExecInspect, ExecProcessConfig,
+    ExecStartOptions, HealthConfig, HealthResult, HealthState, HealthStatus, LogStream,
+    LogsOptions, MountKind, MountOption, MountPoint, NetworkRef, StartOptions, StatsSample,
 };
 pub use distribution::{
     check_login, login, logout, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions,

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::{Engine, ImageFilter};
+use berth_engine::{ContainerListOptions, Engine, ImageFilter};
 use serde_json::{json, Value};
 
 use crate::format::{go_time, human_size, human_size4, print_rows, print_value, since};
@@ -90,28 +90,29 @@ fn verbose(engine: &mut Engine, format: Option<&str>) -> Result<u8> {
         }));
     }
     let mut containers = Vec::new();
-    for c in engine.list_containers()? {
-        let r = &c.record;
-        let mut command = engine.container_command(&c).join(" ");
+    let listed = engine.list_containers(&ContainerListOptions {
+        all: true,
+        size: true,
+        ..Default::default()
+    })?;
+    for c in listed {
+        let mut command = c.command.join(" ");
         if table && command.chars().count() > 20 {
             command = command.chars().take(19).collect::<String>() + "…";
         }
-        let mounts = engine.container_volume_names(&r.id)?;
-        let created = chrono::DateTime::parse_from_rfc3339(&r.created_at)
-            .ok()
-            .map(|t| t.with_timezone(&chrono::Utc));
+        let volumes: Vec<&str> = c.mounts.iter().filter_map(|m| m.name.as_deref()).collect();
         containers.push(json!({
             "Command": format!("\"{command}\""),
-            "CreatedAt": go_time(created),
-            "ID": if table { r.id[..12].to_string() } else { r.id.clone() },
-            "Image": c.options.image,
-            "LocalVolumes": mounts.len().to_string(),
-            "Mounts": mounts.join(","),
-            "Names": r.name,
-            "RunningFor": since(created),
-            "Size": human_size(engine.container_layer_size(&r.id)),
-            "State": r.status.as_str(),
-            "Status": engine.container_status_text(&c),
+            "CreatedAt": go_time(Some(c.created)),
+            "ID": if table { c.id[..12].to_string() } else { c.id.clone() },
+            "Image": c.image,
+            "LocalVolumes": volumes.len().to_string(),
+            "Mounts": volumes.join(","),
+            "Names": c.name,
+            "RunningFor": since(Some(c.created)),
+            "Size": human_size(c.size.unwrap_or(0)),
+            "State": c.state.as_str(),
+            "Status": c.status,
         }));
     }
     let volumes: Vec<Value> = engine

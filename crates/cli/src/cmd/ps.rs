@@ -1,11 +1,10 @@
 use std::path::Path;
 
 use anyhow::Result;
-use berth_engine::ContainerStatus;
-use chrono::{DateTime, Utc};
+use berth_engine::{ContainerFilter, ContainerListOptions, Filters, MountKind};
 use serde_json::json;
 
-use crate::format::{print_rows, since};
+use crate::format::{go_time, human_size, print_rows, since};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,7 +20,7 @@ pub struct Args {
     /// Format output using a Go template, "table" or "json"
     #[arg(long)]
     format: Option<String>,
-    /// Filter output (status=, name=, label=, ancestor=, exited=, id=, health=)
+    /// Filter output (id=, name=, label=, status=, ancestor=, exited=, health=, before=, since=, volume=, network=, publish=, expose=)
     #[arg(short, long = "filter")]
     filter: Vec<String>,
     /// Show n last created containers (includes all states)
@@ -30,122 +29,71 @@ pub struct Args {
     /// Show the latest created container (includes all states)
     #[arg(short, long)]
     latest: bool,
+    /// Display total file sizes
+    #[arg(short, long)]
+    size: bool,
 }
 
-/// docker's `ps --filter` keys, all of which must match. `health` is the
-/// container's health status, `none` without health checks.
-fn matches(
-    c: &berth_engine::ContainerInfo,
-    image_id: Option<&str>,
-    health: &str,
-    filters: &[(String, String)],
-) -> bool {
-    let r = &c.record;
-    filters.iter().all(|(k, v)| match k.as_str() {
-        "health" => health == v,
-        "status" => r.status.as_str() == v,
-        "name" => r.name.contains(v.trim_start_matches('/')),
-        "id" => r.id.starts_with(v.as_str()),
-        "exited" => {
-            r.status == ContainerStatus::Exited
-                && r.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
-        }
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.options.labels.get(lk).map(String::as_str) == Some(lv),
-            None => c.options.labels.contains_key(v.as_str()),
-        },
-        "ancestor" => c.options.image == *v || image_id == Some(r.image_id.to_string().as_str()),
-        _ => false,
-    })
-}
-
-const HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Status":"STATUS","Ports":"PORTS","Names":"NAMES","State":"STATE","Labels":"LABELS"}"#;
-
-fn parse(t: &Option<String>) -> Option<DateTime<Utc>> {
-    t.as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
+const HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Status":"STATUS","Ports":"PORTS","Names":"NAMES","State":"STATE","Labels":"LABELS","Mounts":"MOUNTS","Networks":"NETWORKS","LocalVolumes":"LOCAL VOLUMES","Size":"SIZE"}"#;
 
 pub fn run(root: &Path, a: Args) -> Result<u8> {
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value): {f}"))?;
-        if !matches!(
-            k,
-            "status" | "name" | "id" | "exited" | "label" | "ancestor" | "health"
-        ) {
-            anyhow::bail!("invalid filter '{k}'");
-        }
-        if k == "health" && !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
-            anyhow::bail!("Unrecognised filter value for health: {v}");
-        }
-        filters.push((k.to_string(), v.to_string()));
-    }
+    let opts = ContainerListOptions {
+        all: a.all,
+        limit: if a.latest { Some(1) } else { a.last },
+        size: a.size,
+        filter: ContainerFilter::new(&Filters::from_cli(&a.filter)?)?,
+    };
     let mut engine = super::open(root)?;
-    // ancestor= also takes an image ID or a name resolving to one.
-    let ancestor = filters
-        .iter()
-        .find(|(k, _)| k == "ancestor")
-        .and_then(|(_, v)| engine.resolve_image(v).ok())
-        .map(|d| d.to_string());
-    // Asking for a status (or an exit code) shows non-running ones too.
-    let all = a.all
-        || a.latest
-        || a.last.is_some()
-        || filters.iter().any(|(k, _)| k == "status" || k == "exited");
-    let limit = if a.latest { Some(1) } else { a.last };
-    let mut rows = Vec::new();
-    for c in engine
-        .list_containers()?
+    let rows: Vec<_> = engine
+        .list_containers(&opts)?
         .into_iter()
-        .take(limit.unwrap_or(usize::MAX))
-    {
-        let r = &c.record;
-        let health = engine.container_health(&r.id).map(|h| h.status);
-        let health_status = health.map_or("none", |h| h.as_str());
-        if !matches(&c, ancestor.as_deref(), health_status, &filters) {
-            continue;
-        }
-        if !all && !r.status.is_active() {
-            continue;
-        }
-        let status = berth_engine::status_text(r, health, Utc::now());
-        let ports = if matches!(
-            r.status,
-            berth_engine::ContainerStatus::Running | berth_engine::ContainerStatus::Paused
-        ) {
-            berth_engine::ports_text(&engine.container_ports(&c)?)
-        } else {
-            String::new()
-        };
-        let mut command = engine.container_command(&c).join(" ");
-        if !a.no_trunc && command.chars().count() > 20 {
-            command = command.chars().take(19).collect::<String>() + "…";
-        }
-        let labels: Vec<String> = c
-            .options
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        rows.push(json!({
-            "ID": if a.no_trunc { r.id.clone() } else { r.id[..12].to_string() },
-            "Image": c.options.image,
-            "Command": format!("\"{command}\""),
-            "CreatedAt": r.created_at,
-            "RunningFor": since(parse(&Some(r.created_at.clone()))),
-            "Status": status,
-            "Ports": ports,
-            "Names": r.name,
-            "State": r.status,
-            "Labels": labels.join(","),
-        }));
-    }
+        .map(|c| {
+            let mut command = c.command.join(" ");
+            if !a.no_trunc && command.chars().count() > 20 {
+                command = command.chars().take(19).collect::<String>() + "…";
+            }
+            let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            // docker names a mount by its volume, else its host path.
+            let mounts: Vec<String> = c
+                .mounts
+                .iter()
+                .filter(|m| m.kind != MountKind::Tmpfs)
+                .map(|m| {
+                    let name = m.name.clone().unwrap_or_else(|| m.source.clone());
+                    if !a.no_trunc && name.chars().count() > 15 {
+                        name.chars().take(14).collect::<String>() + "…"
+                    } else {
+                        name
+                    }
+                })
+                .collect();
+            let local_volumes = c
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume)
+                .count();
+            json!({
+                "ID": if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() },
+                "Image": c.image,
+                "Command": format!("\"{command}\""),
+                "CreatedAt": go_time(Some(c.created)),
+                "RunningFor": since(Some(c.created)),
+                "Status": c.status,
+                "Ports": berth_engine::ports_text(&c.ports),
+                "Names": c.name,
+                "State": c.state,
+                "Labels": labels.join(","),
+                "Mounts": mounts.join(","),
+                "Networks": c.networks.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(","),
+                "LocalVolumes": local_volumes.to_string(),
+                "Size": c.size.map(human_size).unwrap_or_default(),
+            })
+        })
+        .collect();
     let default = if a.quiet {
         "{{.ID}}"
+    } else if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };

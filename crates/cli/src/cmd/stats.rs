@@ -4,10 +4,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use berth_engine::{Engine, StatsSample};
+use berth_engine::{ContainerListOptions, Engine, StatsSample};
 use serde_json::{json, Value};
 
-use crate::format::{human_size, print_rows};
+use crate::format::{binary_size, human_size, print_rows};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,45 +56,17 @@ fn targets(engine: &mut Engine, a: &Args) -> Result<Vec<Target>> {
             })
             .collect());
     }
-    Ok(engine
-        .list_containers()?
+    let listed = engine.list_containers(&ContainerListOptions {
+        all: a.all,
+        ..Default::default()
+    })?;
+    Ok(listed
         .into_iter()
-        .filter(|c| a.all || c.record.status.is_active())
         .map(|c| Target {
-            label: c.record.id[..12].to_string(),
-            key: c.record.id,
+            label: c.id[..12].to_string(),
+            key: c.id,
         })
         .collect())
-}
-
-/// go-units `BytesSize`: binary units, four significant digits
-/// ("64MiB", "1.953KiB").
-fn bytes_size(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", significant_digits(v, 4), UNITS[i])
-}
-
-/// Go's `%.Ng` for 0 <= v < 10000: N significant digits, trailing zeros
-/// dropped.
-fn significant_digits(v: f64, digits: usize) -> String {
-    let int_digits = |x: f64| if x < 1.0 { 1 } else { x.log10() as usize + 1 };
-    let decimals = digits.saturating_sub(int_digits(v));
-    let mut s = format!("{v:.decimals$}");
-    // Rounding may carry into a new digit (9.9996 -> "10.000"): re-round.
-    if decimals > 0 && int_digits(s.parse().unwrap_or(v)) > int_digits(v) {
-        s = format!("{v:.prec$}", prec = decimals - 1);
-    }
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 fn percent(v: f64) -> String {
@@ -109,7 +81,7 @@ fn row(target: &Target, sample: &StatsSample, cpu: f64, no_trunc: bool) -> Value
         "Container": target.label,
         "ID": if no_trunc { sample.id.clone() } else { sample.id[..12].to_string() },
         "MemPerc": percent(sample.memory_percent()),
-        "MemUsage": format!("{} / {}", bytes_size(sample.memory_usage), bytes_size(sample.memory_limit)),
+        "MemUsage": format!("{} / {}", binary_size(sample.memory_usage), binary_size(sample.memory_limit)),
         "Name": sample.name,
         "NetIO": format!("{} / {}", human_size(sample.net_rx), human_size(sample.net_tx)),
         "PIDs": sample.pids.to_string(),
@@ -190,19 +162,6 @@ pub fn run(root: &Path, a: Args) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_match_go_units_bytes_size() {
-        assert_eq!(bytes_size(0), "0B");
-        assert_eq!(bytes_size(1023), "1023B");
-        assert_eq!(bytes_size(1024), "1KiB");
-        assert_eq!(bytes_size(2000), "1.953KiB");
-        assert_eq!(bytes_size(64 << 20), "64MiB");
-        assert_eq!(bytes_size(1_572_864), "1.5MiB");
-        assert_eq!(bytes_size(24_683_656 * 1024), "23.54GiB");
-        assert_eq!(bytes_size(1_048_575), "1024KiB");
-        assert_eq!(bytes_size(10_485_759), "10MiB");
-    }
 
     #[test]
     fn rows_show_dockers_columns() {

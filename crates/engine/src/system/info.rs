@@ -77,7 +77,7 @@ impl Engine {
     /// `info`: counts from the store (containers reconciled with the
     /// runtime first), the host's kernel, cgroups and resources.
     pub fn info(&mut self) -> Result<SystemInfo, EngineError> {
-        let containers = self.list_containers()?;
+        let containers = self.all_containers()?;
         let count = |status: ContainerStatus| {
             containers
                 .iter()
