@@ -270,14 +270,17 @@ impl ExecServer {
     /// the container runs.
     fn claim(&self, id: &str) -> Result<(ExecRecord, Claim<'_>), String> {
         let mut active = lock(&self.active);
-        if active.contains_key(id) {
-            return Err(format!("Error: Exec command {id} is already running"));
-        }
         let record = match ExecRecord::read(&self.dir, id) {
             Ok(Some(record)) => record,
             Ok(None) => return Err(format!("No such exec instance: {id}")),
             Err(e) => return Err(e.to_string()),
         };
+        // The record says Exited before the finished exec's claim is
+        // dropped, so the record is asked first: an exec that has run
+        // says so even while its claim is still being let go.
+        if record.status != ExecStatus::Exited && active.contains_key(id) {
+            return Err(format!("Error: Exec command {id} is already running"));
+        }
         match record.status {
             ExecStatus::Created => {}
             ExecStatus::Running => {
