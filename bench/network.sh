@@ -7,7 +7,11 @@
 # own data and exec roots and socket, stopped by pid at the end; the
 # iptables chains it made are removed again. berth uses a config of its
 # own (bridge btbench0, 10.213.230.0/24). Needs root, hyperfine,
-# busybox-static and docker.io.
+# busybox-static, socat and docker.io.
+#
+# Two senders: busybox nc, which writes 1 KiB at a time (one small segment
+# per write onto the path to the container), and socat with 128 KiB writes,
+# as a program streaming data would. The receiver is busybox nc in both.
 #
 #   sudo bench/network.sh [runs]
 set -euo pipefail
@@ -80,32 +84,43 @@ hyperfine --runs "$runs" --warmup 3 --export-json "$work/run.json" \
 # Throughput: 1 GiB from the host to 127.0.0.1:PORT, into nc in the
 # container, whose exit ends the run (its stdin a FIFO it holds open
 # itself: busybox nc quits at its stdin's end). Three runs each, the median kept.
-through() { # name port run-command...
-    local name=$1 port=$2
-    shift 2
+send() { # sender port
+    case $1 in
+    nc) head -c 1073741824 /dev/zero | busybox nc 127.0.0.1 "$2" ;;
+    socat) head -c 1073741824 /dev/zero | socat -u -b 131072 STDIN "TCP:127.0.0.1:$2" ;;
+    esac
+}
+through() { # name sender port run-command...
+    local name=$1 sender=$2 port=$3
+    shift 3
     local times=()
     for _ in 1 2 3; do
         id=$("$@" run -d -p "127.0.0.1:$port:80" "$image" sh -c 'mkfifo /tmp/in && nc -l -p 80 <>/tmp/in >/dev/null')
         sleep 0.5
         start=$(date +%s.%N)
-        head -c 1073741824 /dev/zero | busybox nc 127.0.0.1 "$port"
+        send "$sender" "$port"
         "$@" wait "$id" >/dev/null
         end=$(date +%s.%N)
         "$@" rm -f "$id" >/dev/null
         times+=("$(echo "$end - $start" | bc)")
     done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n 2p > "$work/$name.time"
+    printf '%s\n' "${times[@]}" | sort -n | sed -n 2p > "$work/$name-$sender.time"
 }
-image=bb:1 through berth 18230 $berth
-image=berth-bench-busybox:1 through docker 18231 $docker
+for sender in nc socat; do
+    image=bb:1 through berth $sender 18230 $berth
+    image=berth-bench-busybox:1 through docker $sender 18231 $docker
+done
 
-python3 - "$work/run.json" "$work/berth.time" "$work/docker.time" <<'PY'
+python3 - "$work" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]
+work = sys.argv[1]
+r = json.load(open(f"{work}/run.json"))["results"]
 b = next(x for x in r if x["command"].startswith("berth"))
 for x in r:
     print(f"{x['command']:<28} median {x['median']*1000:8.0f} ms   {x['median']/b['median']:5.2f}x berth's time")
-bt, dt = (float(open(p).read()) for p in sys.argv[2:4])
-print(f"{'berth 1 GiB via -p 127.0.0.1':<28} {bt:8.2f} s   {1024/bt:7.0f} MiB/s")
-print(f"{'docker 1 GiB via -p 127.0.0.1':<28} {dt:8.2f} s   {1024/dt:7.0f} MiB/s   {dt/bt:5.2f}x berth's time")
+for sender, what in [("nc", "busybox nc, 1 KiB writes"), ("socat", "socat, 128 KiB writes")]:
+    bt, dt = (float(open(f"{work}/{e}-{sender}.time").read()) for e in ("berth", "docker"))
+    print(f"1 GiB via -p 127.0.0.1, {what}:")
+    print(f"  {'berth':<8} {bt:8.2f} s   {1024/bt:7.0f} MiB/s")
+    print(f"  {'docker':<8} {dt:8.2f} s   {1024/dt:7.0f} MiB/s   {dt/bt:5.2f}x berth's time")
 PY
