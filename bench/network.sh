@@ -29,6 +29,7 @@ berth="$berth_bin --root $root"
 sock=$work/docker.sock
 docker="/usr/bin/docker -H unix://$sock"
 iptables-save > "$work/iptables.before" 2>/dev/null || true
+had_docker0=$(ip link show docker0 >/dev/null 2>&1 && echo yes || true)
 forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '/^-P FORWARD/ {print $3}')
 /usr/sbin/dockerd --data-root "$work/docker-data" --exec-root "$work/docker-exec" \
     -H "unix://$sock" --pidfile "$work/docker.pid" >"$work/dockerd.log" 2>&1 &
@@ -40,6 +41,8 @@ cleanup() {
     wait "$dockerd_pid" 2>/dev/null || true
     umount -R "$work/docker-data" 2>/dev/null || true
     ip link del btbench0 2>/dev/null || true
+    # dockerd keeps docker0 after it stops.
+    [ -n "$had_docker0" ] || ip link del docker0 2>/dev/null || true
     nft delete table inet btbench-btbench0 2>/dev/null || true
     # The accept rules berth adds beside docker's FORWARD DROP policy.
     while iptables -D FORWARD -j BERTH-btbench0 2>/dev/null; do :; done
