@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::filter::{ContainerFilter, Details};
 use super::health::HealthStatus;
+use super::PortSummary;
 use super::*;
 use crate::image::config::ImageConfig;
-use crate::network::PortSummary;
 use crate::{Engine, EngineError};
 
 /// What `list_containers` lists.

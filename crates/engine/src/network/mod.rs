@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::container::now_rfc3339;
 use crate::{Engine, EngineError};
 
+pub use crate::container::{ports_text, PortSummary};
 pub use crate::container::{ContainerNetworkOptions, EndpointSettings};
-pub use container::{ports_text, PortSummary};
 pub(crate) use endpoint::endpoint_aliases;
 pub use endpoint::NetworkAttachment;
 pub use filter::NetworkFilter;
